@@ -1,0 +1,74 @@
+#!/usr/bin/env -S deno run -N
+/**
+ * login.ts: asks for a user name and password and logs in with SMTP AUTH
+ * before sending. The book's `login.py`.
+ *
+ * ```sh
+ * deno run -N login.ts mail.example.com sender@example.com brandon@example.com
+ * ```
+ *
+ * Like the book's listing it never says STARTTLS, so the password crosses
+ * the network as the server's AUTH mechanism leaves it: use it on a test
+ * server, or see tls.ts.
+ *
+ * @module
+ */
+
+import { getpass, input, parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { isSendError, SMTP, SMTPException } from "./lib/smtp.ts";
+
+const PROG = "login.ts";
+
+function messageTemplate(toaddrs: string[], fromaddr: string): string {
+  return `To: ${toaddrs.join(", ")}
+From: ${fromaddr}
+Subject: Test Message from ${PROG}
+
+Hello,
+
+This is a test message sent to you from the ${PROG} program
+in Foundations of Python Network Programming.
+`;
+}
+
+/** Runs the listing with `args`; resolves to the exit status. */
+export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
+  const print = io.print ?? console.log;
+  const command = parseCommandLine(PROG, "Syntax", args, io);
+  if (typeof command === "number") return command;
+  const { server, fromaddr, toaddrs, options } = command;
+  const message = messageTemplate(toaddrs, fromaddr);
+
+  const username = await (io.input ?? input)("Enter username: ");
+  const password = username === null ? null : await (io.getpass ?? getpass)("Enter password: ");
+  if (username === null || password === null) {
+    (io.printError ?? console.error)(`${PROG}: end of input before a user name and password`);
+    return 1;
+  }
+
+  let connection: SMTP | undefined;
+  try {
+    connection = await SMTP.connect(server, options);
+    try {
+      await connection.login(username, password);
+    } catch (error) {
+      if (!(error instanceof SMTPException)) throw error;
+      connection.close();
+      print(`Authentication failed: ${error.message}`);
+      return 1;
+    }
+    await connection.sendmail(fromaddr, toaddrs, message);
+  } catch (error) {
+    connection?.close();
+    if (!isSendError(error)) throw error;
+    print("Your message may not have been sent!");
+    print(error.message);
+    return 1;
+  }
+  const s = toaddrs.length === 1 ? "" : "s";
+  print(`Message sent to ${toaddrs.length} recipient${s}`);
+  await connection.quit();
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,50 @@
+#!/usr/bin/env -S deno run -N
+/**
+ * simple.ts: sends a test message with the least code possible.
+ * The book's `simple.py`, from Foundations of Python Network Programming.
+ *
+ * ```sh
+ * deno run -N simple.ts mail.example.com sender@example.com brandon@example.com
+ * ```
+ *
+ * Like the book's listing it catches nothing: any failure ends the program
+ * with Deno's own report of the uncaught error.
+ *
+ * @module
+ */
+
+import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { SMTP } from "./lib/smtp.ts";
+
+const PROG = "simple.ts";
+
+function messageTemplate(toaddrs: string[], fromaddr: string): string {
+  return `To: ${toaddrs.join(", ")}
+From: ${fromaddr}
+Subject: Test Message from ${PROG}
+
+Hello,
+
+This is a test message sent to you from the ${PROG} program
+in Foundations of Python Network Programming.
+`;
+}
+
+/** Runs the listing with `args`; resolves to the exit status. */
+export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
+  const print = io.print ?? console.log;
+  const command = parseCommandLine(PROG, "usage", args, io);
+  if (typeof command === "number") return command;
+  const { server, fromaddr, toaddrs, options } = command;
+  const message = messageTemplate(toaddrs, fromaddr);
+
+  const connection = await SMTP.connect(server, options);
+  await connection.sendmail(fromaddr, toaddrs, message);
+  await connection.quit();
+
+  const s = toaddrs.length === 1 ? "" : "s";
+  print(`Message sent to ${toaddrs.length} recipient${s}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,97 @@
+#!/usr/bin/env -S deno run -N
+/**
+ * tls.ts: upgrades to TLS with STARTTLS when the server offers it, checking
+ * the certificate, then sends. The book's `tls.py`.
+ *
+ * ```sh
+ * deno run -N tls.ts mail.example.com sender@example.com brandon@example.com
+ * deno run -N --cert ca.pem tls.ts localhost:2525 sender@example.com brandon@example.com
+ * ```
+ *
+ * The certificate is checked against Deno's trusted roots plus any CA given
+ * with `--cert` or `DENO_CERT`, for both its chain and the host name.
+ *
+ * @module
+ */
+
+import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { isSendError, SMTP } from "./lib/smtp.ts";
+
+const PROG = "tls.ts";
+
+function messageTemplate(toaddrs: string[], fromaddr: string): string {
+  return `To: ${toaddrs.join(", ")}
+From: ${fromaddr}
+Subject: Test Message from ${PROG}
+
+Hello,
+
+This is a test message sent to you from the ${PROG} program
+in Foundations of Python Network Programming.
+`;
+}
+
+/** Runs the listing with `args`; resolves to the exit status. */
+export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
+  const print = io.print ?? console.log;
+  const command = parseCommandLine(PROG, "Syntax", args, io);
+  if (typeof command === "number") return command;
+  const { server, fromaddr, toaddrs, options } = command;
+  const message = messageTemplate(toaddrs, fromaddr);
+
+  let connection: SMTP | undefined;
+  try {
+    connection = await SMTP.connect(server, options);
+    const exitStatus = await sendMessageSecurely(connection, fromaddr, toaddrs, message, print);
+    if (exitStatus !== 0) {
+      connection.close();
+      return exitStatus;
+    }
+  } catch (error) {
+    connection?.close();
+    if (!isSendError(error)) throw error;
+    print("Your message may not have been sent!");
+    print(error.message);
+    return 1;
+  }
+  const s = toaddrs.length === 1 ? "" : "s";
+  print(`Message sent to ${toaddrs.length} recipient${s}`);
+  await connection.quit();
+  return 0;
+}
+
+/** EHLO (or HELO), STARTTLS when offered, EHLO again, then send. */
+async function sendMessageSecurely(
+  connection: SMTP,
+  fromaddr: string,
+  toaddrs: string[],
+  message: string,
+  print: (line: string) => void,
+): Promise<number> {
+  let [code] = await connection.ehlo();
+  const usesEsmtp = 200 <= code && code <= 299;
+  if (!usesEsmtp) {
+    [code] = await connection.helo();
+    if (!(200 <= code && code <= 299)) {
+      print(`Remote server refused HELO; code: ${code}`);
+      return 1;
+    }
+  }
+
+  if (usesEsmtp && connection.hasExtn("starttls")) {
+    print("Negotiating TLS....");
+    await connection.starttls();
+    [code] = await connection.ehlo();
+    if (!(200 <= code && code <= 299)) {
+      print("Couldn't EHLO after STARTTLS");
+      return 5;
+    }
+    print("Using TLS connection.");
+  } else {
+    print("Server does not support TLS; using normal connection.");
+  }
+  await connection.sendmail(fromaddr, toaddrs, message);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));
