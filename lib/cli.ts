@@ -147,8 +147,11 @@ export async function getpass(prompt: string): Promise<string | null> {
         return null;
       }
       if (b === 0x0d || b === 0x0a) break;
-      if (b === 0x7f || b === 0x08) typed.pop();
-      else typed.push(b);
+      if (b === 0x7f || b === 0x08) {
+        // Erase one character: its UTF-8 continuation bytes, then its first byte.
+        while ((typed.at(-1)! & 0xc0) === 0x80) typed.pop();
+        typed.pop();
+      } else typed.push(b);
     }
   } finally {
     Deno.stdin.setRaw(false);
