@@ -344,14 +344,14 @@ export class SMTP {
     }
     const conn = this.#connection() as Deno.TcpConn;
     const upgrade: TlsUpgrader = this.#options.startTls ?? Deno.startTls;
-    this.#conn = null; // the plain connection now belongs to TLS
+    // Until the upgrade resolves, a timeout or failure closes the plain connection.
     const tlsConn = await this.#withDeadline(
       "tlsHandshake",
       "during the TLS handshake",
       async () => {
         try {
           const tls = await upgrade(conn, { hostname: this.host, caCerts: this.#options.caCerts });
-          this.#conn = tls;
+          this.#conn = tls; // the plain connection now belongs to TLS
           if ("handshake" in tls && typeof tls.handshake === "function") await tls.handshake();
           return tls;
         } catch (error) {
