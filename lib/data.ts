@@ -29,61 +29,92 @@ export interface EncodedData {
   eightBit: boolean;
 }
 
-/** Encodes a message (text as UTF-8, or bytes as they are) for DATA. */
+/**
+ * Encodes a message (text as UTF-8, or bytes as they are) for DATA.
+ *
+ * The message's bytes are put at the back of the output buffer, with a
+ * little room in front, and each line is moved forward to its place with
+ * the native `copyWithin`, so there is no second copy of the message and
+ * no per-line allocation. Should the added bytes use up the room (many
+ * short lines), the rest moves to a bigger buffer once.
+ */
 export function encodeData(message: string | Uint8Array): EncodedData {
-  const bytes = typeof message === "string" ? encoder.encode(message) : message;
-  const eightBit = typeof message === "string"
-    ? bytes.length !== message.length // UTF-8 grows only for non-ASCII
-    : bytes.some((b) => b > 127);
+  let buf: Uint8Array;
+  let read: number; // where the unread input starts
+  let end: number; // where the input ends
+  let eightBit: boolean;
+  const roomFor = (n: number) => (n >> 4) + 8;
+  if (typeof message === "string") {
+    // Plain ASCII (the common case) is encoded straight into place.
+    read = roomFor(message.length);
+    buf = new Uint8Array(read + message.length + 5);
+    const done = encoder.encodeInto(message, buf.subarray(read, read + message.length));
+    eightBit = done.read !== message.length || done.written !== message.length;
+    if (eightBit) {
+      const bytes = encoder.encode(message);
+      read = roomFor(bytes.length);
+      buf = new Uint8Array(read + bytes.length + 5);
+      buf.set(bytes, read);
+    }
+    end = buf.length - 5;
+  } else {
+    eightBit = message.some((b) => b > 127);
+    read = roomFor(message.length);
+    buf = new Uint8Array(read + message.length + 5);
+    buf.set(message, read);
+    end = read + message.length;
+  }
+  const inputLength = end - read;
+  const endsWithBreak = inputLength > 0 && (buf[end - 1] === CR || buf[end - 1] === LF);
 
-  // Room for a few added bytes per 64; grown on the rare text that needs more.
-  let out = new Uint8Array(bytes.length + (bytes.length >> 6) + 8);
-  let at = 0;
+  let at = 0; // where the output goes next; always at or before `read`
   let stuffed = 0;
-  const reserve = (n: number) => {
-    if (at + n <= out.length) return;
-    const bigger = new Uint8Array(Math.max(out.length * 2, at + n));
-    bigger.set(out.subarray(0, at));
-    out = bigger;
-  };
-
   // Walk line by line, finding the next CR and LF with the native indexOf.
-  let nextCR = bytes.indexOf(CR);
-  let nextLF = bytes.indexOf(LF);
-  let start = 0;
-  while (start < bytes.length) {
-    if (nextCR !== -1 && nextCR < start) nextCR = bytes.indexOf(CR, start);
-    if (nextLF !== -1 && nextLF < start) nextLF = bytes.indexOf(LF, start);
-    const end = nextCR === -1
-      ? (nextLF === -1 ? bytes.length : nextLF)
-      : (nextLF === -1 ? nextCR : Math.min(nextCR, nextLF));
-    reserve(end - start + 3);
-    if (bytes[start] === DOT) {
-      out[at++] = DOT;
+  let nextCR = buf.indexOf(CR, read);
+  let nextLF = buf.indexOf(LF, read);
+  while (read < end) {
+    if (nextCR !== -1 && nextCR < read) nextCR = buf.indexOf(CR, read);
+    if (nextLF !== -1 && nextLF < read) nextLF = buf.indexOf(LF, read);
+    const cr = nextCR === -1 || nextCR >= end ? end : nextCR;
+    const lf = nextLF === -1 || nextLF >= end ? end : nextLF;
+    const lineEnd = Math.min(cr, lf);
+    const breakLength = lineEnd === end ? 0 : (lineEnd === cr && lf === cr + 1 ? 2 : 1);
+    const dot = buf[read] === DOT ? 1 : 0;
+    const lineLength = lineEnd - read;
+    if (at + dot + lineLength + 2 > lineEnd + breakLength) {
+      // The output would overwrite unread input: give the rest more room.
+      const rest = end - read;
+      const bigger = new Uint8Array(at + roomFor(rest) + 2 * rest + 5);
+      bigger.set(buf.subarray(0, at));
+      const newRead = bigger.length - 5 - rest;
+      bigger.set(buf.subarray(read, end), newRead);
+      const shift = newRead - read;
+      if (nextCR !== -1) nextCR += shift;
+      if (nextLF !== -1) nextLF += shift;
+      buf = bigger;
+      read = newRead;
+      end = bigger.length - 5;
+      continue;
+    }
+    buf.copyWithin(at + dot, read, lineEnd);
+    if (dot) {
+      buf[at] = DOT;
       stuffed++;
     }
-    out.set(bytes.subarray(start, end), at);
-    at += end - start;
-    out[at++] = CR;
-    out[at++] = LF;
-    if (end === bytes.length) break;
-    start = end + (bytes[end] === CR && bytes[end + 1] === LF ? 2 : 1);
+    at += dot + lineLength;
+    buf[at++] = CR;
+    buf[at++] = LF;
+    read = lineEnd + breakLength;
   }
   // A message that ended without a line ending got one in the loop above;
   // one that ended with a line ending got exactly that one.
-  const size = at - stuffed - (endsWithBreak(bytes) || bytes.length === 0 ? 0 : 2);
-  reserve(5);
+  const size = at - stuffed - (endsWithBreak || inputLength === 0 ? 0 : 2);
   if (at === 0) {
-    out[at++] = CR;
-    out[at++] = LF;
+    buf[at++] = CR;
+    buf[at++] = LF;
   }
-  out[at++] = DOT;
-  out[at++] = CR;
-  out[at++] = LF;
-  return { payload: out.subarray(0, at), size, eightBit };
-}
-
-function endsWithBreak(bytes: Uint8Array): boolean {
-  const last = bytes[bytes.length - 1];
-  return last === CR || last === LF;
+  buf[at++] = DOT;
+  buf[at++] = CR;
+  buf[at++] = LF;
+  return { payload: buf.subarray(0, at), size, eightBit };
 }

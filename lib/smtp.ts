@@ -125,10 +125,12 @@ export function parseServer(server: string): { host: string; port: number } {
  */
 export function quoteaddr(address: string): string {
   const trimmed = address.trim();
-  if (trimmed === "" || trimmed === "<>") return "<>";
+  // CR or LF first: trim() would turn "\r\n" into "", the null sender.
+  const hasLineBreak = /[\r\n]/.test(address);
+  if (!hasLineBreak && (trimmed === "" || trimmed === "<>")) return "<>";
   const named = /<([^<>]*)>$/.exec(trimmed);
   const bare = (named ? named[1] : trimmed).trim();
-  if (/[\r\n]/.test(address) || /[<>]/.test(bare) || bare === "") {
+  if (hasLineBreak || /[<>]/.test(bare) || bare === "") {
     throw new SMTPException(
       `Invalid address ${pyRepr(address)}: an address may not hold CR, LF, '<' or '>'`,
     );
@@ -311,7 +313,8 @@ export class SMTP {
       if (start.code === 421) this.close();
       throw new SMTPDataError(start.code, start.message);
     }
-    this.#debug("send:", pyBytesRepr(payload));
+    // The repr of a large message costs seconds: make it only when it is shown.
+    if (this.debugLevel > 0) this.#debug("send:", pyBytesRepr(payload));
     await this.#write(payload, "dataBlock");
     const end = await this.#getreply("dataEnd");
     this.#debug("data:", `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
