@@ -1,0 +1,167 @@
+/**
+ * `deno task demo`: the whole chapter in one command. Starts the playground
+ * mail server on a free loopback port with a fresh data folder, runs each of
+ * the five listings against it as a reader would type them, shows every
+ * command and its output, then the mailbox with the five new messages.
+ *
+ * Exits 1 if any listing did not do what the book's listing does (exit
+ * status, printed lines), or the five messages are not in the mailbox.
+ * No network beyond loopback, no root.
+ *
+ * @module
+ */
+
+import { relative } from "node:path";
+import { startPlayground } from "./playground/server.ts";
+import { serverArgument } from "./playground/main.ts";
+import { mailboxSummary } from "./playground/mail.ts";
+import { readMailbox } from "./playground/mbox.ts";
+
+/** One listing to run: its arguments, what to type, what it must print. */
+interface Step {
+  script: string;
+  /** Deno options before the script name (`--cert ca.pem`). */
+  denoOptions: string[];
+  /** What the reader types at the prompts. */
+  stdin: string;
+  /** The exact stdout it must print. */
+  stdout: string;
+  /** Lines stderr must hold, in order (the debug transcript). */
+  stderrHas: string[];
+}
+
+const SUCCESS = "Message sent to 1 recipient\n";
+
+/** The five listings and what LISTINGS.md says each prints on success. */
+function steps(caPath: string): Step[] {
+  return [
+    { script: "simple.ts", denoOptions: [], stdin: "", stdout: SUCCESS, stderrHas: [] },
+    {
+      script: "ehlo.ts",
+      denoOptions: [],
+      stdin: "",
+      stdout: "Maximum message size is 10240000\n" + SUCCESS,
+      stderrHas: [],
+    },
+    {
+      script: "debug.ts",
+      denoOptions: [],
+      stdin: "",
+      stdout: SUCCESS,
+      stderrHas: [
+        "send: 'ehlo [127.0.0.1]\\r\\n'",
+        "reply: b'250-mail.example.com\\r\\n'",
+        "send: 'mail FROM:<sender@example.com> size=209\\r\\n'",
+        "send: 'rcpt TO:<brandon@example.com>\\r\\n'",
+        "send: 'data\\r\\n'",
+        "send: 'quit\\r\\n'",
+        "reply: retcode (221); Msg: b'2.0.0 Bye'",
+      ],
+    },
+    {
+      script: "login.ts",
+      denoOptions: [],
+      stdin: "brandon\nabc123\n",
+      // The prompt has no newline; without a terminal the password prompt goes to stderr.
+      stdout: "Enter username: " + SUCCESS,
+      stderrHas: ["Enter password: "],
+    },
+    {
+      script: "tls.ts",
+      denoOptions: ["--cert", caPath],
+      stdin: "",
+      stdout: "Negotiating TLS....\nUsing TLS connection.\n" + SUCCESS,
+      stderrHas: [],
+    },
+  ];
+}
+
+/** Runs one listing as a subprocess; returns whether it did what it should. */
+async function runStep(step: Step, server: string, cwd: string): Promise<boolean> {
+  const args = ["run", "-N", ...step.denoOptions, step.script, server];
+  args.push("sender@example.com", "brandon@example.com");
+  console.log(`\n$ deno ${args.join(" ")}`);
+  if (step.stdin) {
+    console.log(`  (typing: ${step.stdin.trimEnd().split("\n").join(", ")})`);
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    cwd,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(new TextEncoder().encode(step.stdin));
+  await writer.close();
+  const { code, stdout: out, stderr: err } = await child.output();
+  const stdout = new TextDecoder().decode(out);
+  const stderr = new TextDecoder().decode(err);
+  Deno.stdout.writeSync(out);
+  Deno.stdout.writeSync(new TextEncoder().encode(indent(stderr)));
+
+  const problems: string[] = [];
+  if (code !== 0) problems.push(`exit status ${code}, expected 0`);
+  if (stdout !== step.stdout) problems.push(`stdout was ${JSON.stringify(stdout)}`);
+  let from = 0;
+  for (const line of step.stderrHas) {
+    const at = stderr.indexOf(line, from);
+    if (at < 0) problems.push(`stderr lacks ${JSON.stringify(line)}`);
+    else from = at + line.length;
+  }
+  for (const problem of problems) console.log(`!! ${step.script}: ${problem}`);
+  return problems.length === 0;
+}
+
+function indent(text: string): string {
+  return text.replace(/^(?=.)/gm, "  stderr| ");
+}
+
+/** Runs the demo; resolves to the exit status. */
+export async function main(): Promise<number> {
+  const projectDir = import.meta.dirname!;
+  // A fresh folder inside the git-ignored .playground/, so the demo needs write access there only.
+  await Deno.mkdir(`${projectDir}/.playground`, { recursive: true, mode: 0o700 });
+  const dataDir = await Deno.makeTempDir({ dir: `${projectDir}/.playground`, prefix: "demo-" });
+  const playground = await startPlayground({ port: 0, dataDir });
+  const server = serverArgument(playground.hostname, playground.port);
+  let failures = 0;
+  try {
+    console.log(
+      `Playground mail server (mail.example.com) on ${server}, mail in ${
+        relative(projectDir, dataDir)
+      }/`,
+    );
+    // The listings run in the project folder, so paths are shown and passed relative to it.
+    for (const step of steps(relative(projectDir, playground.caPath))) {
+      if (!(await runStep(step, server, projectDir))) failures++;
+    }
+
+    console.log(
+      `\n$ deno run --allow-read playground/mail.ts --data ${
+        relative(projectDir, dataDir)
+      } brandon`,
+    );
+    (await mailboxSummary(dataDir, "brandon")).forEach((line) => console.log(line));
+    const subjects = (await readMailbox(dataDir, "brandon"))
+      .map((m) => /^Subject: (.*)$/m.exec(m.text)?.[1]);
+    const expected = ["simple", "ehlo", "debug", "login", "tls"]
+      .map((name) => `Test Message from ${name}.ts`);
+    if (JSON.stringify(subjects) !== JSON.stringify(expected)) {
+      console.log(`!! mailbox holds ${JSON.stringify(subjects)}, expected the five messages`);
+      failures++;
+    }
+  } finally {
+    await playground.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+  console.log(
+    failures === 0
+      ? "\nAll five listings delivered their message."
+      : `\n${failures} step${failures === 1 ? "" : "s"} failed.`,
+  );
+  return failures === 0 ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());
