@@ -27,9 +27,13 @@ export interface ScriptIO {
 
 /** A parsed command line: the book's three arguments and the SMTP options. */
 export interface CommandLine {
+  /** `host`, `host:port` or `[v6address]:port`. */
   server: string;
+  /** The sender, as typed. */
   fromaddr: string;
+  /** The recipients, as typed. */
   toaddrs: string[];
+  /** What to pass to `SMTP.connect`. */
   options: SMTPOptions;
 }
 

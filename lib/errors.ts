@@ -18,22 +18,23 @@ export function formatReply([code, message]: SMTPReply): string {
 
 /** The base class of every SMTP error. */
 export class SMTPException extends Error {
-  override name = "SMTPException";
+  /** Builds the error; its name is its class's, as Python's tracebacks show. */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
 }
 
 /** The server does not offer what was asked for (an extension, SMTPUTF8). */
 export class SMTPNotSupportedError extends SMTPException {
-  override name = "SMTPNotSupportedError";
 }
 
 /** The connection closed, or was closed, before the exchange was over. */
 export class SMTPServerDisconnected extends SMTPException {
-  override name = "SMTPServerDisconnected";
 }
 
 /** The server answered with an error code; `code` and `smtpError` hold it. */
 export class SMTPResponseException extends SMTPException {
-  override name = "SMTPResponseException";
   /** The reply code, or -1 where the reply was not a valid SMTP reply. */
   readonly code: number;
   /** The text of the reply. */
@@ -50,7 +51,6 @@ export class SMTPResponseException extends SMTPException {
 
 /** MAIL FROM was refused. */
 export class SMTPSenderRefused extends SMTPResponseException {
-  override name = "SMTPSenderRefused";
   /** The sender address that was refused. */
   readonly sender: string;
 
@@ -63,7 +63,6 @@ export class SMTPSenderRefused extends SMTPResponseException {
 
 /** Every recipient was refused (or the server closed with 421 during RCPT). */
 export class SMTPRecipientsRefused extends SMTPException {
-  override name = "SMTPRecipientsRefused";
   /** Each refused recipient with the server's reply. */
   readonly recipients: Map<string, SMTPReply>;
 
@@ -77,8 +76,6 @@ export class SMTPRecipientsRefused extends SMTPException {
 
 /** DATA, or the message sent after it, was refused. */
 export class SMTPDataError extends SMTPResponseException {
-  override name = "SMTPDataError";
-
   /** Builds the error from the server's reply. */
   constructor(code: number, smtpError: string) {
     super(code, smtpError, "Message data refused");
@@ -87,8 +84,6 @@ export class SMTPDataError extends SMTPResponseException {
 
 /** The greeting was not 220. */
 export class SMTPConnectError extends SMTPResponseException {
-  override name = "SMTPConnectError";
-
   /** Builds the error from the server's greeting. */
   constructor(code: number, smtpError: string) {
     super(code, smtpError, "Server refused the connection");
@@ -97,8 +92,6 @@ export class SMTPConnectError extends SMTPResponseException {
 
 /** Both EHLO and HELO were refused. */
 export class SMTPHeloError extends SMTPResponseException {
-  override name = "SMTPHeloError";
-
   /** Builds the error from the HELO reply. */
   constructor(code: number, smtpError: string) {
     super(code, smtpError, "Server refused HELO");
@@ -107,7 +100,6 @@ export class SMTPHeloError extends SMTPResponseException {
 
 /** The server refused the user name and password. */
 export class SMTPAuthenticationError extends SMTPResponseException {
-  override name = "SMTPAuthenticationError";
 }
 
 /**
@@ -115,7 +107,11 @@ export class SMTPAuthenticationError extends SMTPResponseException {
  * handshake or certificate. Python raises `OSError` for these.
  */
 export class NetworkError extends Error {
-  override name = "NetworkError";
+  /** Builds the error; `cause` keeps Deno's own error. */
+  constructor(message?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NetworkError";
+  }
 }
 
 /** True for the errors the book's scripts catch: SMTP and network errors. */

@@ -25,6 +25,7 @@ export const MAX_REPLY_LINES = 1000;
 
 /** Anything with `read()` in the style of `Deno.Conn`. */
 export interface Source {
+  /** Reads into `p`; resolves to the byte count, or null at end of input. */
   read(p: Uint8Array): Promise<number | null>;
 }
 
