@@ -150,7 +150,8 @@ export async function readMailbox(dataDir: string, user: string): Promise<MboxMe
   }
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
+/** Joins byte chunks into one array. */
+export function concat(chunks: Uint8Array[]): Uint8Array {
   const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const chunk of chunks) {

@@ -39,7 +39,7 @@ import type {
 } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { ensureCertificates } from "./certs.ts";
-import { appendMessage } from "./mbox.ts";
+import { appendMessage, concat } from "./mbox.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -232,14 +232,4 @@ function receivedHeader(
 /** A date as RFC 5322 writes it, in UTC: `Sat, 28 Nov 2026 12:39:28 +0000`. */
 export function rfc5322Date(date: Date): string {
   return date.toUTCString().replace("GMT", "+0000");
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }

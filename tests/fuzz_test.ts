@@ -14,6 +14,7 @@ import fc from "fast-check";
 import { encodeData } from "../lib/data.ts";
 import { MAX_LINE, MAX_REPLY_LINES, type Reply, ReplyReader, type Source } from "../lib/reply.ts";
 import { SMTP, SMTPException } from "../lib/smtp.ts";
+import { concat } from "./hostile/server.ts";
 
 const RUNS = Number(Deno.env.get("FUZZ_RUNS") ?? "") || 1000;
 const BUFFER_LIMIT = MAX_LINE * 2 + 2;
@@ -267,13 +268,3 @@ Deno.test("fuzz: (cases run)", () => {
   console.log(`${casesRun} fuzz cases run (FUZZ_RUNS=${RUNS})`);
   assert.ok(casesRun >= RUNS);
 });
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
