@@ -202,9 +202,9 @@ export class SMTP {
     conn.setNoDelay(true);
 
     const connection = new SMTP(conn, host, options);
-    connection.#debug("connect:", `(${pyRepr(host)}, ${port})`);
+    connection.#debug("connect:", () => `(${pyRepr(host)}, ${port})`);
     const { code, message, messageBytes } = await connection.#getreply("greeting");
-    connection.#debug("connect:", pyBytesRepr(messageBytes));
+    connection.#debug("connect:", () => pyBytesRepr(messageBytes));
     if (code !== 220) {
       connection.close();
       throw new SMTPConnectError(code, message);
@@ -308,16 +308,15 @@ export class SMTP {
   async #data(payload: Uint8Array): Promise<SMTPReply> {
     await this.#putcmd("data");
     const start = await this.#getreply("dataStart");
-    this.#debug("data:", `(${start.code}, ${pyBytesRepr(start.messageBytes)})`);
+    this.#debug("data:", () => `(${start.code}, ${pyBytesRepr(start.messageBytes)})`);
     if (start.code !== 354) {
       if (start.code === 421) this.close();
       throw new SMTPDataError(start.code, start.message);
     }
-    // The repr of a large message costs seconds: make it only when it is shown.
-    if (this.debugLevel > 0) this.#debug("send:", pyBytesRepr(payload));
+    this.#debug("send:", () => pyBytesRepr(payload));
     await this.#write(payload, "dataBlock");
     const end = await this.#getreply("dataEnd");
-    this.#debug("data:", `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
+    this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
     return [end.code, end.message];
   }
 
@@ -567,7 +566,7 @@ export class SMTP {
         `Refusing to send a non-ASCII command without SMTPUTF8: ${pyRepr(line)}`,
       );
     }
-    this.#debug("send:", pyRepr(`${shown ?? line}\r\n`));
+    this.#debug("send:", () => pyRepr(`${shown ?? line}\r\n`));
     await this.#write(encoder.encode(`${line}\r\n`), "command");
   }
 
@@ -577,14 +576,14 @@ export class SMTP {
       step,
       "waiting for the server's reply",
       () =>
-        this.#reader.readReply((line) => this.#debug("reply:", pyBytesRepr(line))).catch(
+        this.#reader.readReply((line) => this.#debug("reply:", () => pyBytesRepr(line))).catch(
           (error) => {
             this.close();
             throw error;
           },
         ),
     );
-    this.#debug("reply:", `retcode (${reply.code}); Msg: ${pyBytesRepr(reply.messageBytes)}`);
+    this.#debug("reply:", () => `retcode (${reply.code}); Msg: ${pyBytesRepr(reply.messageBytes)}`);
     return reply;
   }
 
@@ -638,11 +637,15 @@ export class SMTP {
     return this.#conn;
   }
 
-  #debug(...parts: string[]): void {
+  /**
+   * One transcript line in smtplib's format, `label text`. The text is made
+   * only when the transcript is on: the repr of a large message costs seconds.
+   */
+  #debug(label: string, text: () => string): void {
     if (this.debugLevel <= 0) return;
     const output = this.#options.debugOutput ?? ((line: string) => console.error(line));
-    if (this.debugLevel >= 2) parts.unshift(timeOfDay());
-    output(parts.join(" "));
+    const stamp = this.debugLevel >= 2 ? `${timeOfDay()} ` : "";
+    output(`${stamp}${label} ${text()}`);
   }
 }
 
