@@ -76,8 +76,8 @@ async function reportOnMessageSize(
 
   if (usesEsmtp && connection.hasExtn("size")) {
     const size = connection.esmtpFeatures.get("size")!;
-    print(`Maximum message size is ${size}`);
     // RFC 1870: SIZE 0, or SIZE with no number, sets no limit.
+    print(`Maximum message size is ${size || "not stated"}`);
     const limit = /^\d+$/.test(size) ? Number(size) : 0;
     if (limit > 0 && new TextEncoder().encode(message).length > limit) {
       print("Message too large; aborting.");

@@ -473,7 +473,7 @@ Deno.test("ehlo.ts: SIZE 0 and SIZE without a value set no limit", async () => {
   for (
     const [keyword, printed] of [["SIZE 0", "Maximum message size is 0"], [
       "SIZE",
-      "Maximum message size is ",
+      "Maximum message size is not stated",
     ]]
   ) {
     const result = await run(ehloMain, ARGS, [
