@@ -139,7 +139,9 @@ export async function getpass(prompt: string): Promise<string | null> {
     Deno.stderr.writeSync(encoder.encode(prompt));
     return await readStdinLine();
   }
-  Deno.stdout.writeSync(encoder.encode(prompt));
+  // Where the person can see it, even when stdout goes to a file.
+  const screen = Deno.stdout.isTerminal() ? Deno.stdout : Deno.stderr;
+  screen.writeSync(encoder.encode(prompt));
   Deno.stdin.setRaw(true);
   const typed: number[] = [];
   const byte = new Uint8Array(1);
@@ -159,7 +161,7 @@ export async function getpass(prompt: string): Promise<string | null> {
     }
   } finally {
     Deno.stdin.setRaw(false);
-    Deno.stdout.writeSync(encoder.encode("\n"));
+    screen.writeSync(encoder.encode("\n"));
   }
   return decoder.decode(new Uint8Array(typed));
 }
