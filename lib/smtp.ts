@@ -43,6 +43,9 @@ export * from "./errors.ts";
 /** The port SMTP servers listen on. */
 export const SMTP_PORT = 25;
 
+/** The port for SMTP over implicit TLS (RFC 8314 submissions, smtplib's `SMTP_SSL_PORT`). */
+export const IMPLICIT_TLS_PORT = 465;
+
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
 
@@ -74,6 +77,14 @@ export type TlsUpgrader = (
   options: Deno.StartTlsOptions,
 ) => Promise<Deno.Conn>;
 
+/** Opens a TLS connection from the first byte; tests pass a mock here. */
+export type TlsDialer = (
+  hostname: string,
+  port: number,
+  caCerts: string[] | undefined,
+  signal: AbortSignal,
+) => Promise<Deno.TlsConn>;
+
 /** Options for {@link SMTP.connect}. */
 export interface SMTPOptions {
   /** The name sent with EHLO and HELO; by default this end's address literal. */
@@ -90,6 +101,27 @@ export interface SMTPOptions {
   dial?: Dialer;
   /** Replaces `Deno.startTls`. */
   startTls?: TlsUpgrader;
+  /**
+   * Implicit TLS from the first byte (smtplib's `SMTP_SSL`): `Deno.connectTls`,
+   * chain and host name checked, `caCerts` honoured; port 465 when the server
+   * string names none.
+   */
+  tls?: boolean;
+  /**
+   * TLS or nothing (RFC 3207 section 4): before any AUTH or MAIL the session
+   * must be under TLS. `ehloOrHeloIfNeeded()` upgrades by itself (EHLO,
+   * STARTTLS, EHLO); if STARTTLS is not offered or the upgrade fails, the
+   * connection is closed and nothing more is sent. `mail()` and `auth()`
+   * refuse on a plain connection.
+   */
+  requireTls?: boolean;
+  /**
+   * RFC 2920: when the server lists PIPELINING, `sendmail` writes MAIL, every
+   * RCPT and DATA in one write, then reads the replies in order.
+   */
+  pipelining?: boolean;
+  /** Replaces `Deno.connectTls` for `tls: true`. */
+  dialTls?: TlsDialer;
 }
 
 type Step = keyof typeof DEFAULT_TIMEOUTS;
@@ -154,7 +186,7 @@ export class SMTP {
   /** Whether the server answered EHLO with 250. */
   doesEsmtp = false;
   /** The extensions from the last EHLO: lower-cased keyword to parameters. */
-  esmtpFeatures = new Map<string, string>();
+  esmtpFeatures: Map<string, string> = new Map();
   /** The transcript level: 0 off, 1 lines, 2 lines with time stamps. */
   debugLevel = 0;
 
@@ -162,6 +194,7 @@ export class SMTP {
   #reader: ReplyReader;
   #options: SMTPOptions;
   #utf8Commands = false;
+  #tls = false;
 
   private constructor(
     conn: Deno.Conn,
@@ -210,6 +243,11 @@ export class SMTP {
       throw new SMTPConnectError(code, message);
     }
     return connection;
+  }
+
+  /** True once the connection is under TLS (implicit, or after STARTTLS). */
+  get isTls(): boolean {
+    return this.#tls;
   }
 
   /** Sets the transcript level: 0 off, 1 each line on stderr, 2 with time stamps. */
@@ -365,6 +403,7 @@ export class SMTP {
       },
     );
     this.#reader = this.#readerFor(tlsConn);
+    this.#tls = true;
     this.#forgetEhlo();
     return [code, message];
   }
