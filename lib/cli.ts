@@ -372,8 +372,8 @@ export function explain(
 
 /**
  * The hint for a failure, as lines (none when there is nothing to add):
- * `--tls` for a server that speaks TLS from the first byte, `--starttls`
- * for AUTH offered only after STARTTLS, Deno's `--cert` for a certificate
+ * `--tls` for a server that speaks TLS from the first byte (and the other
+ * way round), `--starttls` for AUTH offered only after STARTTLS, Deno's `--cert` for a certificate
  * from an unknown CA, and the CA file that Deno could not read.
  */
 export function hintFor(error: unknown, command: CommandLine, connection?: SMTP): string[] {
@@ -417,6 +417,15 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
     }
   }
   if (
+    options.tls && connection === undefined && message.startsWith("TLS handshake") &&
+    !/certificate|UnknownIssuer|NotValidForName|Expired/i.test(message)
+  ) {
+    return [
+      "the server did not answer in TLS: if it starts in plain text (port 25 or 587),",
+      "leave out --tls, or use --starttls to upgrade with STARTTLS.",
+    ];
+  }
+  if (
     message === "SMTP AUTH extension not supported by server." && connection !== undefined &&
     !connection.isTls && connection.hasExtn("starttls")
   ) {
@@ -431,6 +440,8 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
 /** The listing flags in `options`, to repeat them in a suggested command. */
 function flagsOf(options: SMTPOptions): string[] {
   return [
+    ...(options.tls ? ["--tls"] : []),
+    ...(options.requireTls ? ["--starttls"] : []),
     ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
     ...(options.pipelining ? ["--pipelining"] : []),
   ];
