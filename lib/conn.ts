@@ -251,21 +251,24 @@ export class Connection {
     }
   }
 
-  /** Runs `work`, closing the connection if it takes longer than `step` allows. */
+  /**
+   * Runs `work`, closing the connection if it takes longer than `step`
+   * allows. The timeout is thrown at once, whether or not the work notices
+   * the close, so no step can hang.
+   */
   async #withDeadline<T>(step: Step, what: string, work: () => Promise<T>): Promise<T> {
     const ms = timeoutOf(step, this.#options.timeout);
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.close();
-    }, ms);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new NetworkError(`Timed out after ${seconds(ms)} ${what}`));
+        this.close();
+      }, ms);
+    });
+    const working = work();
+    working.catch(() => {}); // a failure after the timeout is the timeout's
     try {
-      return await work();
-    } catch (error) {
-      if (timedOut) {
-        throw new NetworkError(`Timed out after ${seconds(ms)} ${what}`, { cause: error });
-      }
-      throw error;
+      return await Promise.race([working, expired]);
     } finally {
       clearTimeout(timer);
     }
