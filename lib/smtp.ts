@@ -54,7 +54,6 @@ export {
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
-export { Envelope } from "./envelope.ts";
 
 /** The port SMTP servers listen on. */
 export const SMTP_PORT = 25;
