@@ -524,6 +524,7 @@ export class SMTP {
    * everything cannot deadlock with us. Stops reading at a 421.
    */
   async #envelopeInOneWrite(commands: string[], envelope: Envelope): Promise<void> {
+    this.#checkOpen();
     for (const line of commands) this.#debug("send:", () => pyRepr(`${line}\r\n`));
     const bytes = encoder.encode(commands.map((line) => `${line}\r\n`).join(""));
     let writeError: unknown = null;
@@ -647,14 +648,19 @@ export class SMTP {
     }
   }
 
-  /** Writes `line\r\n` (checked first); `shown` replaces it in the transcript. */
-  async #putcmd(line: string, shown?: string): Promise<void> {
-    this.#checkCommand(line);
+  /** After the server's 421, says so rather than "please run connect() first". */
+  #checkOpen(): void {
     if (this.#conn.closed && this.#closedBy !== null) {
       throw new SMTPServerDisconnected(
         `The server closed the connection with ${formatReply(this.#pair(this.#closedBy))}`,
       );
     }
+  }
+
+  /** Writes `line\r\n` (checked first); `shown` replaces it in the transcript. */
+  async #putcmd(line: string, shown?: string): Promise<void> {
+    this.#checkCommand(line);
+    this.#checkOpen();
     this.#debug("send:", () => pyRepr(`${shown ?? line}\r\n`));
     await this.#conn.write(encoder.encode(`${line}\r\n`), "command");
   }
