@@ -5,7 +5,7 @@
  * ```sh
  * deno task playground                      # 127.0.0.1:2525, mail in .playground/
  * deno task playground --port 2600 --host ::1 --user alice:secret
- * deno task playground --provider          # also 2465 (implicit TLS) and 2587 (submission)
+ * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * ```
  *
  * @module

@@ -62,8 +62,11 @@ export const DEFAULT_USERS: Record<string, string> = { brandon: "abc123" };
 export const DEFAULT_PORT = 2525;
 /** Provider mode's implicit-TLS port by default (a provider's 465). */
 export const DEFAULT_TLS_PORT = 2465;
-/** Provider mode's submission port by default (a provider's 587). */
-export const DEFAULT_SUBMISSION_PORT = 2587;
+/**
+ * Provider mode's submission port by default (a provider's 587). Not 2587: the
+ * project's Postfix set-up (tests/interop/postfix.sh) listens there.
+ */
+export const DEFAULT_SUBMISSION_PORT = 2527;
 
 /** Options for {@link startPlayground}. */
 export interface PlaygroundOptions {
@@ -83,7 +86,7 @@ export interface PlaygroundOptions {
    * Provider mode: besides the book's listener, one with TLS from the first
    * byte (like port 465) and a submission one (like 587) where STARTTLS comes
    * first and AUTH is offered only after it. On both, MAIL needs AUTH.
-   * Ports default to 2465 and 2587; 0 picks free ones.
+   * Ports default to 2465 and 2527; 0 picks free ones.
    */
   provider?: { tlsPort?: number; submissionPort?: number };
 }

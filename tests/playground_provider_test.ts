@@ -120,9 +120,9 @@ Deno.test("the book's listener is unchanged in provider mode: AUTH before STARTT
 
 Deno.test("the banner prints provider mode's exact commands and the data folder for mail", () => {
   assert.deepEqual(
-    providerCommands("127.0.0.1", { tlsPort: 2465, submissionPort: 2587 }, ".playground/ca.pem"),
+    providerCommands("127.0.0.1", { tlsPort: 2465, submissionPort: 2527 }, ".playground/ca.pem"),
     [
-      "deno run -N --cert .playground/ca.pem login.ts --starttls 127.0.0.1:2587 " +
+      "deno run -N --cert .playground/ca.pem login.ts --starttls 127.0.0.1:2527 " +
       "sender@example.com brandon@example.com",
       "deno run -N --cert .playground/ca.pem login.ts --tls 127.0.0.1:2465 " +
       "sender@example.com brandon@example.com",
@@ -131,7 +131,7 @@ Deno.test("the banner prints provider mode's exact commands and the data folder 
   const playground: Playground = {
     port: 2525,
     tlsPort: 2465,
-    submissionPort: 2587,
+    submissionPort: 2527,
     hostname: "127.0.0.1",
     dataDir: "/tmp/my mail",
     caPath: "/tmp/my mail/ca.pem",
@@ -141,7 +141,7 @@ Deno.test("the banner prints provider mode's exact commands and the data folder 
   const lines = banner(playground, { brandon: "abc123" });
   assert.ok(
     lines.includes(
-      "  implicit TLS on 127.0.0.1:2465, submission (STARTTLS, then AUTH) on 127.0.0.1:2587",
+      "  implicit TLS on 127.0.0.1:2465, submission (STARTTLS, then AUTH) on 127.0.0.1:2527",
     ),
   );
   assert.equal(
