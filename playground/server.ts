@@ -158,6 +158,10 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
             (reply) => callback(null, reply),
             (error) => {
               if ("responseCode" in error) return callback(error);
+              if (error instanceof ClientGone) {
+                log(`client left mid-message, nothing delivered: ${error.message}`);
+                return callback(refusals.writeError()); // to a closed connection: not sent
+              }
               // A disk problem: say so in the log, not to the client; no mailbox holds the
               // message, so the client may try again later.
               log(`delivery failed, nothing delivered: ${error.message}`);
@@ -253,11 +257,17 @@ async function receive(
 ): Promise<string> {
   let chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.length;
-    if (size <= MAX_MESSAGE_SIZE) chunks.push(chunk);
-    else chunks = [];
+  try {
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size <= MAX_MESSAGE_SIZE) chunks.push(chunk);
+      else chunks = [];
+    }
+  } catch (error) {
+    throw new ClientGone((error as Error).message);
   }
+  // A message cut short is never delivered, even if the stream ended quietly.
+  if (!stream.readableEnded) throw new ClientGone("the message ended early");
   if (stream.sizeExceeded || size > MAX_MESSAGE_SIZE) {
     log(`refused a message of ${size} bytes: over SIZE ${MAX_MESSAGE_SIZE}`);
     // smtp-server answers 552 itself; this is its fallback.
@@ -279,6 +289,9 @@ async function receive(
   }
   return `Ok: queued as ${queueId}`;
 }
+
+/** The client left in the middle of the message: nothing is delivered, nobody to answer. */
+class ClientGone extends Error {}
 
 /** A queue id as Postfix's short ids look: ten upper-case hex digits. */
 export function newQueueId(): string {

@@ -237,3 +237,109 @@ Deno.test("a full disk: 452, the mbox exactly as it was, the next message its ow
     await Deno.remove(outer, { recursive: true });
   }
 });
+
+Deno.test("a client that vanishes mid-DATA: nothing delivered, the next client served", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "playground-vanish-test-" });
+  const logged: string[] = [];
+  const playground = await startPlayground({
+    port: 0,
+    dataDir: dir,
+    closeTimeout: 200,
+    log: (line) => logged.push(line),
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: playground.port });
+    await readReply(conn);
+    for (
+      const command of ["EHLO x", `MAIL FROM:<${FROM}>`, "RCPT TO:<brandon@example.com>", "DATA"]
+    ) {
+      await writeAll(conn, encoder.encode(command + "\r\n"));
+      await readReply(conn);
+    }
+    await writeAll(
+      conn,
+      encoder.encode("Subject: cut\r\n\r\n" + "half a message\r\n".repeat(5000)),
+    );
+    conn.close();
+    for (let i = 0; i < 100 && !logged.some((l) => l.startsWith("client left")); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(logged.some((l) => l.startsWith("client left mid-message")), logged.join("\n"));
+
+    const smtp = await SMTP.connect(serverArgument(playground.hostname, playground.port));
+    await smtp.sendmail(FROM, ["brandon@example.com"], "Subject: whole\n\nhi\n");
+    await smtp.quit();
+    const subjects = (await readMailbox(dir, "brandon")).map((m) =>
+      /^Subject: (.*)$/m.exec(m.text)?.[1]
+    );
+    assert.deepEqual(subjects, ["whole"]);
+  } finally {
+    await playground.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("load: 200 messages from 10 clients, then SIGKILL: each accepted message once, whole", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "playground-load-test-" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net=127.0.0.1",
+      "--allow-read",
+      "--allow-write",
+      "playground/main.ts",
+      "--port",
+      "0",
+      "--data",
+      dir,
+      "--quiet",
+    ],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+    stderr: "inherit",
+    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let output = "";
+    while (!/listening on (\S+)\n/.test(output)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the playground exited: ${output}`);
+      output += value;
+    }
+    const server = /listening on (\S+)\n/.exec(output)![1];
+    const body = (c: number, m: number) =>
+      Array.from({ length: 40 }, (_, i) => `client ${c} message ${m} line ${i} ` + "#".repeat(60))
+        .join("\n") + "\n";
+    const accepted: string[] = [];
+    await Promise.all(Array.from({ length: 10 }, async (_, c) => {
+      const smtp = await SMTP.connect(server);
+      for (let m = 0; m < 20; m++) {
+        await smtp.sendmail(FROM, ["brandon@example.com"], `Subject: c${c} m${m}\n\n${body(c, m)}`);
+        accepted.push(`c${c} m${m}`);
+      }
+      smtp.close();
+    }));
+    child.kill("SIGKILL");
+    assert.equal((await child.status).signal, "SIGKILL");
+
+    const messages = await readMailbox(dir, "brandon");
+    const seen = messages.map((message) => {
+      const [, c, m] = /^Subject: c(\d+) m(\d+)$/m.exec(message.text) ?? [];
+      assert.equal(
+        message.text.slice(message.text.indexOf("\n\n") + 2),
+        body(Number(c), Number(m)),
+      );
+      return `c${c} m${m}`;
+    });
+    assert.equal(accepted.length, 200);
+    assert.deepEqual([...seen].sort(), [...accepted].sort());
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already gone */ }
+    await reader.cancel();
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
