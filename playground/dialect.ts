@@ -106,6 +106,12 @@ export function postfixReply(
   if (code === 552 && /exceeds fixed maximum message size/.test(text)) {
     return [552, "5.3.4 Message size exceeds fixed limit"];
   }
+  if (code === 421 && text === "Timeout - closing connection") {
+    return [421, "4.4.2 mail.example.com Error: timeout exceeded"];
+  }
+  if (code === 503 && text === "Error: No identity changes permitted") {
+    return [503, "5.5.1 Error: already authenticated"];
+  }
   if (code === 214) return [500, "5.5.2 Error: command not recognized"]; // Postfix has no HELP
   if (code === 538) return [503, "5.5.1 Error: authentication not enabled"];
   if (code === 530) {
@@ -171,7 +177,11 @@ export interface PostfixServerOptions extends SMTPServerOptions {
   checkRecipient: (address: string) => Refusal | null;
 }
 
-/** An `smtp-server` whose every reply is worded as Postfix words it. */
+/**
+ * An `smtp-server` whose every reply is worded as Postfix words it. Its
+ * `connect()` does what the library's does (as of 3.21.6), with
+ * a connection class of its own (Postfix's words, VRFY, ETRN) in place of the library's.
+ */
 export class PostfixServer extends SMTPServer {
   /** The recipient check VRFY uses. */
   readonly checkRecipient: (address: string) => Refusal | null;

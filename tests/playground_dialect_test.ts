@@ -252,3 +252,15 @@ Deno.test("etrnReply and vrfyReply: Postfix's texts", () => {
   assert.deepEqual(vrfyReply("x@example.com", check), [550, "5.1.1 <x@example.com>: unknown"]);
   assert.deepEqual(vrfyReply("", check), [501, "5.5.4 Syntax: VRFY address"]);
 });
+
+Deno.test("postfixReply: a timeout and a second AUTH, as Postfix words them", () => {
+  const at = { context: undefined, inTransaction: false, authAllowed: true, enhancedCode: "4.4.2" };
+  assert.deepEqual(postfixReply(421, "Timeout - closing connection", at), [
+    421,
+    "4.4.2 mail.example.com Error: timeout exceeded",
+  ]);
+  assert.deepEqual(postfixReply(503, "Error: No identity changes permitted", at), [
+    503,
+    "5.5.1 Error: already authenticated",
+  ]);
+});
