@@ -183,6 +183,9 @@ EOF
   chgrp postfix /etc/sasldb2
   chmod 640 /etc/sasldb2
 
+  # brandon's mbox, as local(8) would make it on the first delivery: the suite checks it is there.
+  [ -e /var/mail/brandon ] || install -m 600 -o brandon -g mail /dev/null /var/mail/brandon
+
   newaliases
   touch "$LOG"
   postfix check
