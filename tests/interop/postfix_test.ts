@@ -461,6 +461,24 @@ interop(
 );
 
 interop(
+  "tls.ts --tls: TLS from the first byte, no STARTTLS; MAIL without AUTH is refused",
+  async () => {
+    const sender = uniqueSender("tls-tls");
+    const run = await runListing("tls.ts", ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"], {
+      ca: true,
+    });
+    assert.deepEqual(run, {
+      code: 1,
+      stdout: `Using TLS connection.\nYour message may not have been sent!\n${
+        senderRefused(sender)
+      }\n`,
+      stderr: "",
+    });
+    await assertNothingDelivered(sender);
+  },
+);
+
+interop(
   "simple.ts --tls: TLS from the first byte; MAIL without AUTH is an uncaught error",
   async () => {
     const sender = uniqueSender("simple-tls");
@@ -495,33 +513,47 @@ interop(
   },
 );
 
-interop(
-  "debug.ts --tls shows the conversation inside TLS: AUTH offered, MAIL refused",
-  async () => {
-    const sender = uniqueSender("debug-tls");
-    const ehloLines = await rawEhloLines(IMPLICIT_TLS_PORT, [await Deno.readTextFile(CA_FILE)]);
-    assert.ok(ehloLines.includes("250-AUTH PLAIN LOGIN CRAM-MD5"), ehloLines.join("\n"));
-    assert.ok(!ehloLines.includes("250-STARTTLS"), ehloLines.join("\n"));
+for (const flag of ["--tls", "--starttls"]) {
+  interop(
+    `debug.ts ${flag} shows the conversation: AUTH offered under TLS, MAIL refused`,
+    async () => {
+      const sender = uniqueSender(`debug${flag}`);
+      const caCerts = [await Deno.readTextFile(CA_FILE)];
+      // Under TLS, either way, Postfix offers AUTH and no STARTTLS; before it, the reverse.
+      const underTls = await rawEhloLines(IMPLICIT_TLS_PORT, caCerts);
+      assert.ok(underTls.includes("250-AUTH PLAIN LOGIN CRAM-MD5"), underTls.join("\n"));
+      assert.ok(!underTls.includes("250-STARTTLS"), underTls.join("\n"));
+      const beforeTls = await rawEhloLines(SUBMISSION_PORT);
+      assert.ok(beforeTls.includes("250-STARTTLS"), beforeTls.join("\n"));
+      assert.ok(!beforeTls.some((line) => line.includes("AUTH")), beforeTls.join("\n"));
 
-    const run = await runListing("debug.ts", ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"], {
-      ca: true,
-    });
-    assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.equal(run.stdout, `Your message may not have been sent!\n${senderRefused(sender)}\n`);
-    const size = listingMessage("debug.ts", "brandon@localhost", sender).replaceAll("\n", "\r\n")
-      .length;
-    const refusal = `5.7.1 <${sender}>: Sender address rejected: Access denied`;
-    assert.deepEqual(run.stderr.split("\n"), [
-      ...ehloTranscript(ehloLines),
-      `send: 'mail FROM:<${sender}> size=${size}\\r\\n'`,
-      ...exchange(refusal, 554),
-      `send: 'rset\\r\\n'`,
-      ...exchange("2.0.0 Ok", 250),
-      "",
-    ]);
-    await assertNothingDelivered(sender);
-  },
-);
+      const address = flag === "--tls" ? IMPLICIT_TLS : SUBMISSION;
+      const run = await runListing("debug.ts", [flag, address, sender, "brandon@localhost"], {
+        ca: true,
+      });
+      assert.equal(run.code, 1, run.stdout + run.stderr);
+      assert.equal(run.stdout, `Your message may not have been sent!\n${senderRefused(sender)}\n`);
+      const size = listingMessage("debug.ts", "brandon@localhost", sender).replaceAll("\n", "\r\n")
+        .length;
+      const refusal = `5.7.1 <${sender}>: Sender address rejected: Access denied`;
+      const upgrade = flag === "--tls" ? [] : [
+        ...ehloTranscript(beforeTls),
+        `send: 'STARTTLS\\r\\n'`,
+        ...exchange("2.0.0 Ready to start TLS", 220),
+      ];
+      assert.deepEqual(run.stderr.split("\n"), [
+        ...upgrade,
+        ...ehloTranscript(underTls),
+        `send: 'mail FROM:<${sender}> size=${size}\\r\\n'`,
+        ...exchange(refusal, 554),
+        `send: 'rset\\r\\n'`,
+        ...exchange("2.0.0 Ok", 250),
+        "",
+      ]);
+      await assertNothingDelivered(sender);
+    },
+  );
+}
 
 interop(
   "ehlo.ts without --tls on the implicit-TLS port: no greeting, a hint of --tls",
@@ -601,7 +633,25 @@ interop("debug.ts --pipelining: MAIL, RCPT and DATA go out before their replies"
   ]);
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.equal(run.stdout, "Message sent to 1 recipient\n");
-  assertPipelined(run.stderr.split("\n"));
+  const queueId = /queued as ([0-9A-Z]+)/.exec(run.stderr)?.[1];
+  assert.ok(queueId, run.stderr);
+  const payload = listingMessage("debug.ts", "brandon@localhost", sender).replaceAll("\n", "\r\n");
+  assert.deepEqual(run.stderr.split("\n"), [
+    ...ehloTranscript(await rawEhloLines(25)),
+    `send: 'mail FROM:<${sender}> size=${payload.length}\\r\\n'`,
+    `send: 'rcpt TO:<brandon@localhost>\\r\\n'`,
+    `send: 'data\\r\\n'`,
+    ...exchange("2.1.0 Ok", 250),
+    ...exchange("2.1.5 Ok", 250),
+    ...exchange("End data with <CR><LF>.<CR><LF>", 354),
+    `data: (354, b'End data with <CR><LF>.<CR><LF>')`,
+    `send: b'${escapeCrLf(payload)}.\\r\\n'`,
+    ...exchange(`2.0.0 Ok: queued as ${queueId}`, 250),
+    `data: (250, b'2.0.0 Ok: queued as ${queueId}')`,
+    `send: 'quit\\r\\n'`,
+    ...exchange("2.0.0 Bye", 221),
+    "",
+  ]);
   await assertListingDelivered("debug.ts", sender);
 });
 
