@@ -62,7 +62,10 @@ async function greeting(conn: Deno.Conn): Promise<string> {
   );
 }
 
-/** Why `port` does not answer as Postfix with a 220 greeting, or undefined when it does. */
+/**
+ * Why `port` does not answer as Postfix with a 220 greeting: "refused" when nothing listens, a
+ * few words otherwise; undefined when it does.
+ */
 async function portProblem(port: number, caCerts?: string[]): Promise<string | undefined> {
   const where = `127.0.0.1:${port}`;
   let conn: Deno.Conn | undefined;
@@ -71,7 +74,7 @@ async function portProblem(port: number, caCerts?: string[]): Promise<string | u
       ? await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts })
       : await Deno.connect({ hostname: "127.0.0.1", port });
   } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused) return `nothing answers on ${where}`;
+    if (error instanceof Deno.errors.ConnectionRefused) return "refused";
     return `${where}: ${(error as Error).message}`;
   }
   try {
@@ -104,9 +107,16 @@ export async function setUpProblem(): Promise<string | undefined> {
   } catch (error) {
     problems.push(`cannot read the test CA ${CA_FILE} (${(error as Error).name})`);
   }
+  const silent: number[] = [];
   for (const port of [25, TLS_PORT, PLAIN_AUTH_PORT, SUBMISSION_PORT, IMPLICIT_TLS_PORT]) {
     const problem = await portProblem(port, caCerts);
-    if (problem) problems.push(problem);
+    if (problem === "refused") silent.push(port);
+    else if (problem) problems.push(problem);
+  }
+  if (silent.length > 0) {
+    problems.unshift(
+      `nothing answers on 127.0.0.1 port${silent.length > 1 ? "s" : ""} ${silent.join(", ")}`,
+    );
   }
   try {
     (await Deno.open(MAILBOX)).close();
