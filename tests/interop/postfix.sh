@@ -23,7 +23,7 @@ WARNING: this changes the machine it runs on. Run it as root on a test machine, 
 a CI runner, never on a host whose mail matters:
   - install: apt-get installs postfix, sasl2-bin, libsasl2-modules and openssl (apt removes any
     other MTA, such as exim4);
-  - configure: REWRITES THIS MACHINE'S POSTFIX CONFIGURATION (main.cf, master.cf, /etc/aliases'
+  - configure: REWRITES THIS MACHINE'S POSTFIX CONFIGURATION (main.cf, master.cf, the aliases
     database), makes all mail local-only (nothing is ever relayed or sent off the machine),
     creates the Unix user brandon if missing and RESETS ITS PASSWORD to abc123 (in
     /etc/shadow and in /etc/sasldb2), and writes a test CA and its key to $CERTDIR;
@@ -250,12 +250,17 @@ if [ $# -eq 0 ]; then
   usage >&2
   exit 2
 fi
+case " $* " in *" -h "* | *" --help "* | *" help "*)
+  usage
+  exit 0
+  ;;
+esac
+if [ "$(id -u)" != 0 ]; then
+  echo "$0: needs root (it installs and configures this machine's Postfix); see: bash $0 -h" >&2
+  exit 1
+fi
 for verb in "$@"; do
   case "$verb" in
-    -h | --help | help)
-      usage
-      exit 0
-      ;;
     install) install_packages ;;
     configure) configure ;;
     start) start ;;

@@ -43,7 +43,8 @@ import {
 const ENABLED = Deno.env.get("SMTP_INTEROP") === "postfix";
 if (!ENABLED) {
   console.log(
-    "postfix_test.ts: skipped; to run: tests/interop/postfix.sh install configure start, " +
+    "postfix_test.ts: skipped; to run (as root; it reconfigures this machine's Postfix): " +
+      "bash tests/interop/postfix.sh install configure start, " +
       "then SMTP_INTEROP=postfix deno task test:interop",
   );
 }
