@@ -240,10 +240,16 @@ export async function rawEhloLines(port: number, caCerts?: string[]): Promise<st
         text += decoder.decode(buffer.subarray(0, n));
       }
     };
-    await within(10_000, () => conn.close(), readUntil(/^220 /m));
+    // One command at a time: EHLO ends a pipelined group (RFC 2920), and Postfix logs a QUIT
+    // sent with it as improper pipelining.
+    await within(10_000, () => conn.close(), readUntil(/^220 .*\r\n/m));
     text = "";
-    await conn.write(new TextEncoder().encode("EHLO [127.0.0.1]\r\nQUIT\r\n"));
+    await conn.write(new TextEncoder().encode("EHLO [127.0.0.1]\r\n"));
+    await within(10_000, () => conn.close(), readUntil(/^250 .*\r\n/m));
+    const ehlo = text;
+    await conn.write(new TextEncoder().encode("QUIT\r\n"));
     await within(10_000, () => conn.close(), readUntil(/^221 .*\r\n/m));
+    text = ehlo;
   } finally {
     try {
       conn.close();
