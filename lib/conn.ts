@@ -158,23 +158,20 @@ export class Connection {
 
   /**
    * Reads one reply within `step`'s deadline; `onLine` sees each raw line.
-   * Any failure closes the connection.
+   * Any failure closes the connection. For the greeting, TLS bytes where
+   * the reply should be (a server that expects TLS from the first byte)
+   * are an `SMTPServerDisconnected` that says "this looks like TLS".
    */
   readReply(step: Step, onLine?: (line: Uint8Array) => void): Promise<Reply> {
-    return this.#withDeadline(
-      step,
-      waitingFor(step),
-      () => this.#closeOnError(this.#reader.readReply(onLine)),
-    );
-  }
-
-  /** Waits, within `step`'s deadline, until `n` bytes are received or the input ends. */
-  peek(n: number, step: Step): Promise<Uint8Array> {
-    return this.#withDeadline(
-      step,
-      waitingFor(step),
-      () => this.#closeOnError(this.#reader.peek(n)),
-    );
+    return this.#withDeadline(step, waitingFor(step), async () => {
+      try {
+        if (step === "greeting") looksLikeTls(await this.#reader.peek(2));
+        return await this.#reader.readReply(onLine);
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+    });
   }
 
   /** Writes all of `bytes` within `step`'s deadline; a failure closes the connection. */
@@ -241,16 +238,6 @@ export class Connection {
     });
   }
 
-  /** Closes the connection when `work` fails (the reader never closes it itself). */
-  async #closeOnError<T>(work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
   /**
    * Runs `work`, closing the connection if it takes longer than `step`
    * allows. The timeout is thrown at once, whether or not the work notices
@@ -312,6 +299,16 @@ function closeQuietly(conn: Deno.Conn | null): void {
     conn?.close();
   } catch {
     // Already closed by the other side or by a timeout.
+  }
+}
+
+/** Throws when `head` starts like a TLS record (handshake 0x16 or alert 0x15, version 3.x). */
+function looksLikeTls(head: Uint8Array): void {
+  if ((head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
+    throw new SMTPServerDisconnected(
+      `The server sent a TLS record (0x${head[0].toString(16)} 0x03) where its SMTP greeting ` +
+        "should be: this looks like TLS from the first byte (implicit TLS)",
+    );
   }
 }
 

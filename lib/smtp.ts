@@ -10,7 +10,7 @@
  *
  * @example Send one message
  * ```ts
- * import { SMTP } from "./lib/smtp.ts";
+ * import { SMTP } from "@fopnp/smtp"; // in this repository: "./lib/smtp.ts"
  *
  * const connection = await SMTP.connect("localhost:2525");
  * await connection.sendmail("me@example.com", ["you@example.com"], "Subject: hi\n\nHello\n");
@@ -54,7 +54,6 @@ export {
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
-export { Envelope } from "./envelope.ts";
 
 /** The port SMTP servers listen on. */
 export const SMTP_PORT = 25;
@@ -197,27 +196,44 @@ export class SMTP {
    * Connects to `server` (`host`, `host:port` or `[v6address]:port`; port 25
    * by default, 465 with `tls: true`) and reads the greeting, which must be 220.
    *
-   * @example Implicit TLS on port 465
+   * @example Implicit TLS on port 465 (smtplib's `SMTP_SSL`)
    * ```ts
+   * const message = "Subject: hi\n\nHello\n";
    * const smtp = await SMTP.connect("smtp.example.com", { tls: true });
-   * await smtp.login("me@example.com", password);
+   * await smtp.login("me@example.com", Deno.env.get("SMTP_PASSWORD") ?? "");
    * await smtp.sendmail("me@example.com", ["you@example.com"], message);
    * await smtp.quit();
    * ```
    *
-   * @example A provider's submission port 587: STARTTLS before the password
+   * @example A provider's submission port 587: STARTTLS before the password, or nothing
    * ```ts
+   * const message = "Subject: hi\n\nHello\n";
    * const smtp = await SMTP.connect("smtp.example.com:587", { requireTls: true });
-   * await smtp.login("me@example.com", password); // EHLO, STARTTLS, EHLO, AUTH
+   * // EHLO, STARTTLS, EHLO, then AUTH; a server without STARTTLS gets no password.
+   * await smtp.login("me@example.com", Deno.env.get("SMTP_PASSWORD") ?? "");
    * await smtp.sendmail("me@example.com", ["you@example.com"], message);
    * await smtp.quit();
    * ```
    *
-   * @example Pipelining: the envelope of 100 recipients in one round trip
+   * @example Pipelining (RFC 2920): the whole envelope in one round trip
    * ```ts
+   * const recipients = ["a@example.com", "b@example.com", "c@example.com"];
    * const smtp = await SMTP.connect("localhost:2525", { pipelining: true });
-   * const refused = await smtp.sendmail("me@example.com", recipients, message);
+   * const refused = await smtp.sendmail("me@example.com", recipients, "Subject: hi\n\nHello\n");
+   * console.log(`refused: ${[...refused.keys()].join(", ") || "none"}`);
    * await smtp.quit();
+   * ```
+   *
+   * @example A 421 at any step closes the connection and is thrown
+   * ```ts
+   * import { SMTP, SMTPResponseException } from "@fopnp/smtp";
+   *
+   * try {
+   *   const smtp = await SMTP.connect("localhost:2525");
+   *   await smtp.ehlo();
+   * } catch (error) {
+   *   if (error instanceof SMTPResponseException && error.code === 421) console.log(error.message);
+   * }
    * ```
    */
   static async connect(server: string, options: SMTPOptions = {}): Promise<SMTP> {
@@ -225,14 +241,6 @@ export class SMTP {
     const conn = await Connection.open(server, host, port, options);
     const connection = new SMTP(conn, options);
     connection.#debug("connect:", () => `(${pyRepr(host)}, ${port})`);
-    const head = await conn.peek(2, "greeting");
-    if ((head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
-      conn.close();
-      throw new SMTPServerDisconnected(
-        `The server sent a TLS record (0x${head[0].toString(16)} 0x03) where its SMTP greeting ` +
-          "should be: this looks like TLS from the first byte (implicit TLS)",
-      );
-    }
     const { code, message, messageBytes } = await connection.#getreply("greeting");
     connection.#debug("connect:", () => pyBytesRepr(messageBytes));
     if (code !== 220) {

@@ -223,9 +223,13 @@ export interface HostileServer extends AsyncDisposable {
  * Starts a server on 127.0.0.1, port 0, running `script` for each
  * connection. After the script returns, the session keeps recording what
  * the client sends until the client closes (or 15 s pass), then closes.
+ * With `tls`, it speaks TLS from the first byte (implicit TLS, as on port
+ * 465) with that certificate; a failed handshake ends the session.
  */
-export function startServer(script: Script): HostileServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+export function startServer(script: Script, options: { tls?: KeyPair } = {}): HostileServer {
+  const listener = options.tls
+    ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...options.tls })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const sessions: Session[] = [];
   const running: Promise<void>[] = [];
@@ -236,6 +240,14 @@ export function startServer(script: Script): HostileServer {
       sessions.push(session);
       running.push((async () => {
         try {
+          if ("handshake" in conn) {
+            try {
+              await withTimeout(conn.handshake(), CLIENT_PATIENCE_MS);
+            } catch (error) {
+              session.tlsError = error as Error;
+              return;
+            }
+          }
           await script(session);
           await session.stall();
         } catch (error) {
