@@ -7,9 +7,10 @@ set -euo pipefail
 CERTDIR=/etc/postfix/interop
 TLS_PORT=2587
 PLAIN_AUTH_PORT=2588
+NO_TLS_PORT=2589
 SUBMISSION_PORT=5870
 IMPLICIT_TLS_PORT=4650
-PORTS="25 $TLS_PORT $PLAIN_AUTH_PORT $SUBMISSION_PORT $IMPLICIT_TLS_PORT"
+PORTS="25 $TLS_PORT $PLAIN_AUTH_PORT $NO_TLS_PORT $SUBMISSION_PORT $IMPLICIT_TLS_PORT"
 LOG=/var/log/postfix.log
 
 usage() {
@@ -33,6 +34,8 @@ Every verb can be run again safely.
 What it sets up, on 127.0.0.1 and ::1 only:
   port 25 and $TLS_PORT  STARTTLS offered; AUTH (PLAIN LOGIN CRAM-MD5) only after STARTTLS
   port $PLAIN_AUTH_PORT         the same, but AUTH also without TLS (login.ts never says STARTTLS)
+  port $NO_TLS_PORT         no STARTTLS at all, AUTH in plain text: what a client sees when an attacker
+                    strips STARTTLS (--starttls must refuse to go on)
   port $SUBMISSION_PORT         submission, like a provider's 587: STARTTLS required, AUTH only after
                     it, and MAIL refused without AUTH
   port $IMPLICIT_TLS_PORT         the same with implicit TLS from the first byte, like a provider's 465
@@ -150,6 +153,10 @@ configure() {
   postconf -M "$TLS_PORT/inet=$TLS_PORT inet n - n - - smtpd"
   postconf -M "$PLAIN_AUTH_PORT/inet=$PLAIN_AUTH_PORT inet n - n - - smtpd"
   postconf -P "$PLAIN_AUTH_PORT/inet/smtpd_tls_auth_only=no"
+  postconf -M "$NO_TLS_PORT/inet=$NO_TLS_PORT inet n - n - - smtpd"
+  postconf -P "$NO_TLS_PORT/inet/syslog_name=postfix/notls" \
+    "$NO_TLS_PORT/inet/smtpd_tls_security_level=none" \
+    "$NO_TLS_PORT/inet/smtpd_tls_auth_only=no"
   # Like a provider's 587 and 465: TLS always, AUTH only under TLS, and no MAIL without AUTH
   # (smtpd_delay_reject=no makes Postfix refuse the MAIL command itself, not the RCPT after it).
   local port

@@ -22,13 +22,15 @@
 
 import assert from "node:assert/strict";
 import { mechanisms, PREFERRED_MECHANISMS } from "../../lib/auth.ts";
-import { SMTP, SMTPAuthenticationError } from "../../lib/smtp.ts";
+import { SMTP, SMTPAuthenticationError, SMTPNotSupportedError } from "../../lib/smtp.ts";
 import {
   assertNoPassword,
   CA_FILE,
   type Delivered,
   delivered,
   IMPLICIT_TLS_PORT,
+  logEnd,
+  NO_TLS_PORT,
   PASSWORD,
   PLAIN_AUTH_PORT,
   rawEhloLines,
@@ -38,6 +40,7 @@ import {
   SUBMISSION_PORT,
   TLS_PORT,
   waitForDelivery,
+  waitForSession,
 } from "./rig.ts";
 
 const ENABLED = Deno.env.get("SMTP_INTEROP") === "postfix";
@@ -711,3 +714,65 @@ interop("the helper: pipelined sendmail refuses the same recipients as one at a 
   await waitForDelivery(plain.sender);
   await waitForDelivery(pipelined.sender);
 });
+
+// ---- STARTTLS stripped: --starttls and requireTls stop after EHLO (RFC 3207 section 4) ----
+// Port 2589 offers AUTH and no STARTTLS, as a server looks when an attacker strips STARTTLS.
+// Postfix's log counts the commands each session got: the proof nothing more was sent.
+
+const NO_TLS = `127.0.0.1:${NO_TLS_PORT}`;
+
+interop(
+  "login.ts on the no-STARTTLS port, without --starttls: AUTH in plain text (the book's)",
+  async () => {
+    const sender = uniqueSender("login-notls-port");
+    const since = await logEnd();
+    const run = await runListing("login.ts", [NO_TLS, sender, "brandon@localhost"], {
+      stdin: `brandon\n${PASSWORD}\n`,
+    });
+    assert.deepEqual(run, {
+      code: 0,
+      stdout: "Enter username: Message sent to 1 recipient\n",
+      stderr: "Enter password: ",
+    });
+    assert.equal(
+      await waitForSession("postfix/notls", since),
+      "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+    );
+    await assertListingDelivered("login.ts", sender);
+  },
+);
+
+for (const prog of ["login.ts", "tls.ts"]) {
+  interop(`${prog} --starttls where STARTTLS is missing: exit 1 after EHLO alone`, async () => {
+    const sender = uniqueSender(`${prog}-stripped`);
+    const since = await logEnd();
+    const run = await runListing(prog, ["--starttls", NO_TLS, sender, "brandon@localhost"], {
+      ca: true,
+      stdin: prog === "login.ts" ? `brandon\n${PASSWORD}\n` : undefined,
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    const prompt = prog === "login.ts" ? "Enter username: " : "";
+    const lines = run.stdout.split("\n");
+    assert.equal(lines[0], `${prompt}Your message may not have been sent!`);
+    assert.match(lines[1], /STARTTLS/);
+    assert.deepEqual(lines.slice(2), [""]);
+    // No AUTH, no MAIL, not even QUIT.
+    assert.equal(await waitForSession("postfix/notls", since), "ehlo=1 commands=1");
+    await assertNothingDelivered(sender);
+  });
+}
+
+interop(
+  "the helper: { requireTls: true } where STARTTLS is missing: login refused, EHLO alone",
+  async () => {
+    const since = await logEnd();
+    const connection = await SMTP.connect(NO_TLS, { requireTls: true, timeout: STEP_TIMEOUT });
+    try {
+      await assert.rejects(connection.login("brandon", PASSWORD), SMTPNotSupportedError);
+      assert.equal(connection.isTls, false);
+    } finally {
+      connection.close();
+    }
+    assert.equal(await waitForSession("postfix/notls", since), "ehlo=1 commands=1");
+  },
+);

@@ -12,6 +12,8 @@ import assert from "node:assert/strict";
 export const TLS_PORT = 2587;
 /** AUTH offered without TLS too, for login.ts. */
 export const PLAIN_AUTH_PORT = 2588;
+/** No STARTTLS, AUTH in plain text: a server as a client sees it when STARTTLS is stripped. */
+export const NO_TLS_PORT = 2589;
 /** Like a provider's 587: STARTTLS required, AUTH only after it, no MAIL without AUTH. */
 export const SUBMISSION_PORT = 5870;
 /** Like a provider's 465: the same, with TLS from the first byte. */
@@ -20,6 +22,8 @@ export const IMPLICIT_TLS_PORT = 4650;
 export const CA_FILE = "/etc/postfix/interop/ca.crt";
 /** brandon's mbox. */
 export const MAILBOX = "/var/mail/brandon";
+/** Postfix's log (maillog_file). */
+export const LOG = "/var/log/postfix.log";
 /** Postfix's message_size_limit. */
 export const SIZE_LIMIT = "10240000";
 /** brandon's password, which no output may ever show. */
@@ -108,7 +112,8 @@ export async function setUpProblem(): Promise<string | undefined> {
     problems.push(`cannot read the test CA ${CA_FILE} (${(error as Error).name})`);
   }
   const silent: number[] = [];
-  for (const port of [25, TLS_PORT, PLAIN_AUTH_PORT, SUBMISSION_PORT, IMPLICIT_TLS_PORT]) {
+  const ports = [25, TLS_PORT, PLAIN_AUTH_PORT, NO_TLS_PORT, SUBMISSION_PORT, IMPLICIT_TLS_PORT];
+  for (const port of ports) {
     const problem = await portProblem(port, caCerts);
     if (problem === "refused") silent.push(port);
     else if (problem) problems.push(problem);
@@ -118,14 +123,16 @@ export async function setUpProblem(): Promise<string | undefined> {
       `nothing answers on 127.0.0.1 port${silent.length > 1 ? "s" : ""} ${silent.join(", ")}`,
     );
   }
-  try {
-    (await Deno.open(MAILBOX)).close();
-  } catch (error) {
-    problems.push(
-      error instanceof Deno.errors.PermissionDenied
-        ? `cannot read ${MAILBOX}: run the suite as root`
-        : `cannot read ${MAILBOX} (${(error as Error).name})`,
-    );
+  for (const file of [MAILBOX, LOG]) {
+    try {
+      (await Deno.open(file)).close();
+    } catch (error) {
+      problems.push(
+        error instanceof Deno.errors.PermissionDenied
+          ? `cannot read ${file}: run the suite as root`
+          : `cannot read ${file} (${(error as Error).name})`,
+      );
+    }
   }
   if (problems.length === 0) return undefined;
   return `postfix interop: ${problems.join("; ")}; run: ${SET_UP}`;
@@ -258,4 +265,26 @@ export async function rawEhloLines(port: number, caCerts?: string[]): Promise<st
     }
   }
   return text.split("\r\n").filter((line) => /^250[ -]/.test(line));
+}
+
+/** Where Postfix's log ends now: pass it to {@link waitForSession}. */
+export async function logEnd(): Promise<number> {
+  return (await Deno.stat(LOG)).size;
+}
+
+/**
+ * Waits (up to 10 s) for the end of a session on the smtpd whose syslog name is `service`
+ * (`postfix/notls`), logged after `since`, and resolves to the commands Postfix counted in it:
+ * `ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6`.
+ */
+export async function waitForSession(service: string, since: number): Promise<string> {
+  const line = new RegExp(`${service}/smtpd\\[\\d+\\]: disconnect from \\S+ (.*)$`, "m");
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const log = await Deno.readFile(LOG);
+    const found = line.exec(new TextDecoder().decode(log.subarray(since)));
+    if (found) return found[1];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no session on ${service} in ${LOG} after 10 s`);
 }
