@@ -389,6 +389,7 @@ function senderRefused(sender: string): string {
 
 interop("login.ts --starttls on the submission port logs in and sends", async () => {
   const sender = uniqueSender("login-starttls");
+  const since = await logEnd();
   const run = await runListing(
     "login.ts",
     ["--starttls", SUBMISSION, sender, "brandon@localhost"],
@@ -400,6 +401,11 @@ interop("login.ts --starttls on the submission port logs in and sends", async ()
     stderr: "Enter password: ",
   });
   assertCameUnderTlsWithAuth(await assertListingDelivered("login.ts", sender));
+  // EHLO, STARTTLS, EHLO again, then the listing's own steps.
+  assert.equal(
+    await waitForSession("postfix/submission", since),
+    "ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8",
+  );
 });
 
 interop("login.ts --starttls with a wrong password: Authentication failed: 535", async () => {
@@ -416,6 +422,7 @@ interop("login.ts --starttls with a wrong password: Authentication failed: 535",
 
 interop("login.ts --tls on the implicit-TLS port logs in and sends", async () => {
   const sender = uniqueSender("login-tls");
+  const since = await logEnd();
   const run = await runListing(
     "login.ts",
     ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"],
@@ -427,6 +434,10 @@ interop("login.ts --tls on the implicit-TLS port logs in and sends", async () =>
     stderr: "Enter password: ",
   });
   assertCameUnderTlsWithAuth(await assertListingDelivered("login.ts", sender));
+  assert.equal(
+    await waitForSession("postfix/smtps", since),
+    "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
+  );
 });
 
 interop("tls.ts --starttls where STARTTLS is offered: upgrades and sends", async () => {
