@@ -587,6 +587,51 @@ interop(
   },
 );
 
+interop(
+  "login.ts --tls on the STARTTLS port: the handshake fails, a hint of --starttls",
+  async () => {
+    const sender = uniqueSender("login-tls-wrongport");
+    const since = await logEnd();
+    const run = await runListing("login.ts", ["--tls", SUBMISSION, sender, "brandon@localhost"], {
+      ca: true,
+      stdin: `brandon\n${PASSWORD}\n`,
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout, /^Enter username: Your message may not have been sent!\n.*TLS.*\n$/);
+    assert.match(run.stderr, /--starttls/);
+    // Postfix saw a TLS ClientHello where a command should be: no AUTH, no MAIL.
+    assert.doesNotMatch(await waitForSession("postfix/submission", since), /auth|mail/);
+    await assertNothingDelivered(sender);
+  },
+);
+
+interop(
+  "login.ts --starttls without the test CA: refused certificate, a hint of --cert",
+  async () => {
+    const sender = uniqueSender("login-starttls-noca");
+    const since = await logEnd();
+    const run = await runListing("login.ts", [
+      "--starttls",
+      SUBMISSION,
+      sender,
+      "brandon@localhost",
+    ], {
+      stdin: `brandon\n${PASSWORD}\n`,
+    });
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stdout,
+      /^Enter username: Your message may not have been sent!\n.*UnknownIssuer.*\n$/,
+    );
+    assert.match(run.stderr, /--cert/);
+    assert.equal(
+      await waitForSession("postfix/submission", since),
+      "ehlo=1 starttls=0/1 commands=1/2",
+    );
+    await assertNothingDelivered(sender);
+  },
+);
+
 interop("the helper: { tls: true } to the implicit-TLS port, login, sendmail", async () => {
   const sender = uniqueSender("lib-tls");
   const caCerts = [await Deno.readTextFile(CA_FILE)];

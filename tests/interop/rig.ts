@@ -86,7 +86,11 @@ async function portProblem(port: number, caCerts?: string[]): Promise<string | u
     // for without the CA.
     if (port === IMPLICIT_TLS_PORT && !caCerts) return undefined;
     const line = await greeting(conn);
-    return line.startsWith("220 ") ? undefined : `${where} greets with ${JSON.stringify(line)}`;
+    if (!line.startsWith("220 ")) return `${where} greets with ${JSON.stringify(line)}`;
+    // Leave politely, so Postfix's log shows no lost connection for the check.
+    await conn.write(new TextEncoder().encode("QUIT\r\n"));
+    await greeting(conn);
+    return undefined;
   } catch (error) {
     return `${where}: ${(error as Error).message}`;
   } finally {
