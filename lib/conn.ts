@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * const conn = await Connection.open("localhost:2525", "localhost", 2525, {});
+ * const conn = await Connection.open("localhost:2525", {});
  * const greeting = await conn.readReply("greeting");
  * conn.close();
  * ```
@@ -17,6 +17,13 @@
 
 import { NetworkError, SMTPServerDisconnected } from "./errors.ts";
 import { type Reply, ReplyReader } from "./reply.ts";
+import { pyRepr } from "./repr.ts";
+
+/** The port SMTP servers listen on. */
+export const SMTP_PORT = 25;
+
+/** The port for SMTP over implicit TLS (RFC 8314; smtplib's `SMTP_SSL_PORT`). */
+export const IMPLICIT_TLS_PORT = 465;
 
 /**
  * How long to wait, in milliseconds, for each step. The reply timeouts are
@@ -79,6 +86,32 @@ export interface ConnectionOptions {
   startTls?: TlsUpgrader;
 }
 
+/**
+ * Splits `host`, `host:port` or `[v6address]:port` into host name and port,
+ * as smtplib does (a bare IPv6 address with several colons is a host).
+ * `defaultPort` is used when the string names none.
+ */
+export function parseServer(
+  server: string,
+  defaultPort: number = SMTP_PORT,
+): { host: string; port: number } {
+  let host = server;
+  let port = String(defaultPort);
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(server);
+  if (bracketed) {
+    host = bracketed[1];
+    port = bracketed[2] ?? port;
+  } else if (server.indexOf(":") === server.lastIndexOf(":") && server.includes(":")) {
+    [host, port] = server.split(":");
+  }
+  const number = Number(port);
+  if (!/^\d+$/.test(port) || number < 1 || number > 65535) {
+    throw new NetworkError(`invalid port in server address ${pyRepr(server)}`);
+  }
+  if (host === "") throw new NetworkError(`no host in server address ${pyRepr(server)}`);
+  return { host, port: number };
+}
+
 /** The timeout of `step` in milliseconds, clamped to what the runtime's timers allow. */
 export function timeoutOf(step: Step, timeout?: number): number {
   const ms = timeout ?? DEFAULT_TIMEOUTS[step];
@@ -90,29 +123,35 @@ export function timeoutOf(step: Step, timeout?: number): number {
 export class Connection {
   /** The host name dialled, used to check TLS certificates. */
   readonly host: string;
+  /** The port dialled. */
+  readonly port: number;
   #conn: Deno.Conn | null;
   #reader: ReplyReader;
   #options: ConnectionOptions;
   #tls: boolean;
 
-  private constructor(conn: Deno.Conn, host: string, tls: boolean, options: ConnectionOptions) {
+  private constructor(
+    conn: Deno.Conn,
+    host: string,
+    port: number,
+    tls: boolean,
+    options: ConnectionOptions,
+  ) {
     this.#conn = conn;
     this.#reader = readerFor(conn);
     this.host = host;
+    this.port = port;
     this.#tls = tls;
     this.#options = options;
   }
 
   /**
-   * Dials `host` and `port` (over TLS with `options.tls`, the handshake done
-   * and the certificate checked). `server` names the server in errors.
+   * Dials `server` (`host`, `host:port` or `[v6address]:port`; port 25, or
+   * 465 with `options.tls`), over TLS with `options.tls`: the handshake done
+   * and the certificate's chain and host name checked.
    */
-  static async open(
-    server: string,
-    host: string,
-    port: number,
-    options: ConnectionOptions,
-  ): Promise<Connection> {
+  static async open(server: string, options: ConnectionOptions): Promise<Connection> {
+    const { host, port } = parseServer(server, options.tls ? IMPLICIT_TLS_PORT : SMTP_PORT);
     const ms = timeoutOf("connect", options.timeout);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), ms);
@@ -130,7 +169,7 @@ export class Connection {
     } finally {
       clearTimeout(timer);
     }
-    const connection = new Connection(conn, host, options.tls ?? false, options);
+    const connection = new Connection(conn, host, port, options.tls ?? false, options);
     if (options.tls) await connection.#handshake(conn as Deno.TlsConn);
     else (conn as Deno.TcpConn).setNoDelay(true); // QUIT after the payload must not wait on Nagle
     return connection;
