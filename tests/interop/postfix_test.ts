@@ -12,7 +12,8 @@
  * bash tests/interop/postfix.sh stop
  * ```
  *
- * Otherwise every test here is ignored, with one line saying so. When the suite is asked for but
+ * Otherwise every test here is ignored, with one line saying so, but the one that reads the set-up
+ * script's usage (which changes nothing). When the suite is asked for but
  * the set-up is missing, one test fails with one line saying what is missing and how to set it
  * up, and the others are ignored. Each message carries a unique envelope sender, which is how a
  * test finds it in the mbox.
@@ -131,6 +132,28 @@ Deno.test({
     // A string, not an Error: Deno then prints the one line, without a stack.
     if (PROBLEM !== undefined) throw PROBLEM;
   },
+});
+
+// Runs always: asking for the usage changes nothing on the machine.
+Deno.test("postfix.sh: with no verb or with -h, the usage and the warning, and no verb runs", async () => {
+  const script = new URL("postfix.sh", import.meta.url).pathname;
+  const usage = async (...args: string[]) => {
+    const { code, stdout, stderr } = await new Deno.Command("bash", { args: [script, ...args] })
+      .output();
+    const decoder = new TextDecoder();
+    return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+  };
+  const bare = await usage();
+  assert.equal(bare.code, 2);
+  assert.equal(bare.stdout, "");
+  const help = await usage("-h");
+  assert.deepEqual(help, { code: 0, stdout: bare.stderr, stderr: "" });
+  assert.match(help.stdout, /^usage: bash \S*postfix\.sh VERB\.\.\./);
+  assert.match(help.stdout, /WARNING: this changes the machine it runs on/);
+  assert.match(help.stdout, /REWRITES THIS MACHINE'S POSTFIX CONFIGURATION/);
+  assert.match(help.stdout, /RESETS ITS PASSWORD to abc123/);
+  // -h anywhere wins: "stop" would have printed "[postfix.sh] stopped".
+  assert.deepEqual(await usage("stop", "--help"), help);
 });
 
 const server = `127.0.0.1:${TLS_PORT}`;
