@@ -383,7 +383,7 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
   const { prog, server, fromaddr, toaddrs, options } = command;
   const rest = [server, fromaddr, ...toaddrs];
   if (message.includes("Failed opening CA file")) {
-    const file = caFileFromEnvironment();
+    const file = caFileGiven();
     return [
       `the CA file given to Deno with --cert or DENO_CERT cannot be read${
         file ? `: ${file}` : ""
@@ -449,14 +449,29 @@ function flagsOf(options: SMTPOptions): string[] {
   ];
 }
 
-/** DENO_CERT's value when this script may read it; else undefined. */
-function caFileFromEnvironment(): string | undefined {
+/**
+ * The CA file given to Deno, where this script may know it: `--cert FILE`
+ * from Deno's command line (Deno lets only `-A` read /proc/self/cmdline),
+ * else `DENO_CERT` (when it may read that variable). Asks for nothing.
+ */
+function caFileGiven(): string | undefined {
   try {
-    const state = Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state;
-    return state === "granted" ? Deno.env.get("DENO_CERT") : undefined;
-  } catch {
-    return undefined;
-  }
+    // Only with -A: reading it otherwise could make Deno prompt at a terminal.
+    const all = (["read", "write", "net", "env", "run", "sys", "ffi"] as const)
+      .every((name) => Deno.permissions.querySync({ name }).state === "granted");
+    const words = all ? Deno.readTextFileSync("/proc/self/cmdline").split("\0") : [];
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] === "--cert" && i + 1 < words.length) return words[i + 1];
+      if (words[i].startsWith("--cert=")) return words[i].slice("--cert=".length);
+      if (!words[i].startsWith("-") && /\.[jt]sx?$/.test(words[i])) break; // the script
+    }
+  } catch { /* not allowed, or not Linux */ }
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state === "granted") {
+      return Deno.env.get("DENO_CERT");
+    }
+  } catch { /* not to be known */ }
+  return undefined;
 }
 
 // ---- prompts for login.ts ----

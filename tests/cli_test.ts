@@ -353,7 +353,12 @@ async function loginOnTerminal(typed: { waitFor: string; keys: string }[]) {
     await writer.write(new TextEncoder().encode(keys));
   }
   await writer.close();
-  await reader.cancel();
+  // Read to the end: a closed pipe would end script(1) with SIGPIPE instead.
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
   const status = await child.status;
   clearTimeout(killer);
   return { code: status.code, seen };

@@ -13,7 +13,13 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { type KeyPair, makeTestCertificates } from "./hostile/certs.ts";
-import { type Script, type Session, startResettingServer, startServer } from "./hostile/server.ts";
+import {
+  type Script,
+  type Session,
+  startResetAtServer,
+  startResettingServer,
+  startServer,
+} from "./hostile/server.ts";
 import { SMTP } from "../lib/smtp.ts";
 import { MAX_LINE } from "../lib/reply.ts";
 
@@ -1096,6 +1102,22 @@ scenario("accepted, then the server stays silent at QUIT", ALL, (listing) => ({
   },
 }));
 
+scenarioCount++;
+Deno.test("fault: accepted, then the connection is reset at QUIT", async () => {
+  await Promise.all(ALL.map(async (listing) => {
+    const server = await startResetAtServer(/^quit$/);
+    const result = await run(listing, server.address);
+    runCount++;
+    assert.deepEqual(await server.finished(), [...helloSent(listing), ...sendSent(listing)]);
+    assert.deepEqual(result.stdout, success(listing).stdout, `${listing}.ts\n${result.stderr}`);
+    assert.equal(result.code, 0, listing);
+    const notices = result.stderr.split("\n").filter((line) => line.includes(NOTICE));
+    assert.equal(notices.length, 1, result.stderr);
+    assert.match(notices[0], new RegExp(`^${listing}\\.ts: ${NOTICE}.*reset`), result.stderr);
+    assert.doesNotMatch(result.stderr, /Uncaught/);
+  }));
+});
+
 // ---- --starttls: TLS or nothing ----
 
 scenario("--starttls against a server that strips STARTTLS", ALL, (listing) => ({
@@ -1269,6 +1291,39 @@ scenario("a CA file that cannot be read (DENO_CERT): the file named", ["tls"], (
     received: ["ehlo [127.0.0.1]", "STARTTLS"],
     stderrLines: [
       "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/ca.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read (--cert): the file named", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  // With -A it may read its own command line, so it can name the file.
+  options: { deno: ["-A", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/given.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read, with -N only: the hint without a name", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  options: { deno: ["-N", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read.",
       "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
     ],
   },
