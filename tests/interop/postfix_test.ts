@@ -394,9 +394,9 @@ interop(
 // ---- Like a mail provider: submission (STARTTLS required, then AUTH) and implicit TLS ----
 
 const SUBMISSION = `127.0.0.1:${SUBMISSION_PORT}`;
+const IMPLICIT_TLS = `127.0.0.1:${IMPLICIT_TLS_PORT}`;
 /** For the helper's steps in the tests below: a failure should not wait RFC 5321's minutes. */
 const STEP_TIMEOUT = 20_000;
-const IMPLICIT_TLS = `127.0.0.1:${IMPLICIT_TLS_PORT}`;
 
 /** Asserts Postfix's Received header says the message came under TLS, after AUTH (ESMTPSA). */
 function assertCameUnderTlsWithAuth(message: Delivered): void {
