@@ -399,24 +399,20 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
       "or set DENO_CERT=FILE.",
     ];
   }
-  if (!options.tls && connection === undefined) {
+  if (!options.tls && connection === undefined && !message.startsWith("Could not connect")) {
     let port = 0;
     try {
       port = parseServer(server).port;
     } catch { /* no port to judge by */ }
-    const looksLikeTls = /looks like TLS/i.test(message);
-    const noGreeting = message.includes("waiting for the server's greeting");
-    if (looksLikeTls || noGreeting || port === IMPLICIT_TLS_PORT) {
-      const why = looksLikeTls
-        ? "the server answered with TLS"
-        : noGreeting
-        ? "the server sent no greeting"
-        : `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte`;
-      return [
-        `${why}: if it speaks TLS from the first byte (implicit TLS, port ${IMPLICIT_TLS_PORT}), try --tls:`,
-        `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`,
-      ];
-    }
+    const implicit = `TLS from the first byte (implicit TLS, as on port ${IMPLICIT_TLS_PORT})`;
+    const why = /looks like TLS/i.test(message)
+      ? `the server answered with TLS: it speaks ${implicit}. Try --tls:`
+      : message.includes("waiting for the server's greeting")
+      ? `the server sent no greeting: if it speaks ${implicit}, try --tls:`
+      : port === IMPLICIT_TLS_PORT
+      ? `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte (implicit TLS): try --tls:`
+      : undefined;
+    if (why) return [why, `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`];
   }
   if (
     options.tls && connection === undefined && message.startsWith("TLS handshake") &&

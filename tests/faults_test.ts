@@ -1204,10 +1204,10 @@ scenario(
 
 // ---- hints that point the way (stderr; stdout keeps the book's lines) ----
 
-/** The `--tls` hint after `why`. */
+/** The `--tls` hint: `why`, then the command with `--tls`. */
 function tlsHint(listing: Listing, why: string): Line[] {
   return [
-    `${listing}.ts: ${why}: if it speaks TLS from the first byte (implicit TLS, port 465), try --tls:`,
+    `${listing}.ts: ${why}`,
     new RegExp(
       `^${listing}\\.ts: {3}deno run -N ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
     ),
@@ -1219,9 +1219,13 @@ scenario("no --tls against an implicit-TLS server: no greeting, a --tls hint", A
   server: async () => {},
   expected: {
     ...failure(listing, `Timed out after ${TIMEOUT} s waiting for the server's greeting`),
-    ...(listing === "simple"
-      ? {}
-      : { stderrLines: tlsHint(listing, "the server sent no greeting") }),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server sent no greeting: if it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465), try --tls:",
+      ),
+    }),
     waits: true,
   },
 }));
@@ -1235,9 +1239,13 @@ scenario("a TLS record where the greeting should be: a --tls hint", ALL, (listin
       "The server sent a TLS record (0x15 0x03) where its SMTP greeting should be: " +
         "this looks like TLS from the first byte (implicit TLS)",
     ),
-    ...(listing === "simple"
-      ? {}
-      : { stderrLines: tlsHint(listing, "the server answered with TLS") }),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server answered with TLS: it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465). Try --tls:",
+      ),
+    }),
   },
 }));
 
