@@ -13,7 +13,13 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { type KeyPair, makeTestCertificates } from "./hostile/certs.ts";
-import { type Script, type Session, startResettingServer, startServer } from "./hostile/server.ts";
+import {
+  type Script,
+  type Session,
+  startResetAtServer,
+  startResettingServer,
+  startServer,
+} from "./hostile/server.ts";
 import { SMTP } from "../lib/smtp.ts";
 import { MAX_LINE } from "../lib/reply.ts";
 
@@ -1096,6 +1102,22 @@ scenario("accepted, then the server stays silent at QUIT", ALL, (listing) => ({
   },
 }));
 
+scenarioCount++;
+Deno.test("fault: accepted, then the connection is reset at QUIT", async () => {
+  await Promise.all(ALL.map(async (listing) => {
+    const server = await startResetAtServer(/^quit$/);
+    const result = await run(listing, server.address);
+    runCount++;
+    assert.deepEqual(await server.finished(), [...helloSent(listing), ...sendSent(listing)]);
+    assert.deepEqual(result.stdout, success(listing).stdout, `${listing}.ts\n${result.stderr}`);
+    assert.equal(result.code, 0, listing);
+    const notices = result.stderr.split("\n").filter((line) => line.includes(NOTICE));
+    assert.equal(notices.length, 1, result.stderr);
+    assert.match(notices[0], new RegExp(`^${listing}\\.ts: ${NOTICE}.*reset`), result.stderr);
+    assert.doesNotMatch(result.stderr, /Uncaught/);
+  }));
+});
+
 // ---- --starttls: TLS or nothing ----
 
 scenario("--starttls against a server that strips STARTTLS", ALL, (listing) => ({
@@ -1182,10 +1204,10 @@ scenario(
 
 // ---- hints that point the way (stderr; stdout keeps the book's lines) ----
 
-/** The `--tls` hint after `why`. */
+/** The `--tls` hint: `why`, then the command with `--tls`. */
 function tlsHint(listing: Listing, why: string): Line[] {
   return [
-    `${listing}.ts: ${why}: if it speaks TLS from the first byte (implicit TLS, port 465), try --tls:`,
+    `${listing}.ts: ${why}`,
     new RegExp(
       `^${listing}\\.ts: {3}deno run -N ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
     ),
@@ -1197,9 +1219,13 @@ scenario("no --tls against an implicit-TLS server: no greeting, a --tls hint", A
   server: async () => {},
   expected: {
     ...failure(listing, `Timed out after ${TIMEOUT} s waiting for the server's greeting`),
-    ...(listing === "simple"
-      ? {}
-      : { stderrLines: tlsHint(listing, "the server sent no greeting") }),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server sent no greeting: if it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465), try --tls:",
+      ),
+    }),
     waits: true,
   },
 }));
@@ -1213,9 +1239,13 @@ scenario("a TLS record where the greeting should be: a --tls hint", ALL, (listin
       "The server sent a TLS record (0x15 0x03) where its SMTP greeting should be: " +
         "this looks like TLS from the first byte (implicit TLS)",
     ),
-    ...(listing === "simple"
-      ? {}
-      : { stderrLines: tlsHint(listing, "the server answered with TLS") }),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server answered with TLS: it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465). Try --tls:",
+      ),
+    }),
   },
 }));
 
@@ -1269,6 +1299,39 @@ scenario("a CA file that cannot be read (DENO_CERT): the file named", ["tls"], (
     received: ["ehlo [127.0.0.1]", "STARTTLS"],
     stderrLines: [
       "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/ca.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read (--cert): the file named", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  // With -A it may read its own command line, so it can name the file.
+  options: { deno: ["-A", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/given.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read, with -N only: the hint without a name", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  options: { deno: ["-N", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read.",
       "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
     ],
   },
