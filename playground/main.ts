@@ -204,7 +204,7 @@ export async function main(args: string[]): Promise<number> {
   if (missing) {
     console.error(
       `playground: the task may use only ${DEFAULT_DATA}/ (no ${missing} access to ` +
-        `${options.dataDir}); run instead: deno run --allow-net=127.0.0.1,[::1] ` +
+        `${options.dataDir}); run instead: deno run ${shellWord("--allow-net=127.0.0.1,[::1]")} ` +
         `--allow-read=.,${shellWord(options.dataDir)} --allow-write=${
           shellWord(options.dataDir)
         } ` +

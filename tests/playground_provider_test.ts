@@ -179,13 +179,13 @@ Deno.test("--data outside .playground through the task: one line with the comman
     assert.ok(command, stderr);
     assert.equal(
       command,
-      `run --allow-net=127.0.0.1,[::1] --allow-read=.,${dir} --allow-write=${dir} ` +
+      `run '--allow-net=127.0.0.1,[::1]' --allow-read=.,${dir} --allow-write=${dir} ` +
         `playground/main.ts --data ${dir} --port 0 --quiet`,
     );
 
     // The printed command does start the playground on that folder.
     const child = new Deno.Command(Deno.execPath(), {
-      args: command.split(" "),
+      args: command.replaceAll("'", "").split(" "), // no spaces in the folder's name
       cwd: PROJECT,
       stdin: "null",
       stdout: "piped",
