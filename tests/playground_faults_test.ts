@@ -343,3 +343,38 @@ Deno.test("load: 200 messages from 10 clients, then SIGKILL: each accepted messa
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("2000 recipients: the first 1000 are taken, the rest get Postfix's 452 4.5.3", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "playground-rcpt-test-" });
+  const users: Record<string, string> = { brandon: "abc123" };
+  for (let i = 0; i < 2000; i++) users[`u${i}`] = "x";
+  const playground = await startPlayground({ port: 0, dataDir: dir, users, closeTimeout: 200 });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: playground.port });
+    await readReply(conn);
+    for (const command of ["EHLO x", `MAIL FROM:<${FROM}>`]) {
+      await writeAll(conn, encoder.encode(command + "\r\n"));
+      await readReply(conn);
+    }
+    const rcpts = Array.from({ length: 2000 }, (_, i) => `RCPT TO:<u${i}@example.com>\r\n`);
+    await writeAll(conn, encoder.encode(rcpts.join("") + "RSET\r\nQUIT\r\n"));
+    let text = "";
+    const buffer = new Uint8Array(65536);
+    while (!text.endsWith("221 2.0.0 Bye\r\n")) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += decoder.decode(buffer.subarray(0, n));
+    }
+    conn.close();
+    const replies = text.trimEnd().split("\r\n");
+    assert.equal(replies.length, 2002);
+    assert.ok(replies.slice(0, 1000).every((reply) => reply === "250 2.1.5 Ok"));
+    assert.ok(
+      replies.slice(1000, 2000).every((reply) => reply === "452 4.5.3 Error: too many recipients"),
+    );
+    assert.deepEqual(replies.slice(2000), ["250 2.0.0 Ok", "221 2.0.0 Bye"]);
+  } finally {
+    await playground.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
