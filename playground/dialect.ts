@@ -109,6 +109,9 @@ export function postfixReply(
   if (code === 421 && text === "Timeout - closing connection") {
     return [421, "4.4.2 mail.example.com Error: timeout exceeded"];
   }
+  if (code === 421 && /^Error: too many (unrecognized|unauthenticated) commands$/.test(text)) {
+    return [421, "4.7.0 mail.example.com Error: too many errors"];
+  }
   if (code === 503 && text === "Error: No identity changes permitted") {
     return [503, "5.5.1 Error: already authenticated"];
   }

@@ -253,11 +253,15 @@ Deno.test("etrnReply and vrfyReply: Postfix's texts", () => {
   assert.deepEqual(vrfyReply("", check), [501, "5.5.4 Syntax: VRFY address"]);
 });
 
-Deno.test("postfixReply: a timeout and a second AUTH, as Postfix words them", () => {
+Deno.test("postfixReply: a timeout, too many errors and a second AUTH, as Postfix words them", () => {
   const at = { context: undefined, inTransaction: false, authAllowed: true, enhancedCode: "4.4.2" };
   assert.deepEqual(postfixReply(421, "Timeout - closing connection", at), [
     421,
     "4.4.2 mail.example.com Error: timeout exceeded",
+  ]);
+  assert.deepEqual(postfixReply(421, "Error: too many unrecognized commands", at), [
+    421,
+    "4.7.0 mail.example.com Error: too many errors",
   ]);
   assert.deepEqual(postfixReply(503, "Error: No identity changes permitted", at), [
     503,
