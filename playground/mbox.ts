@@ -12,8 +12,11 @@
  * tie up threads waiting for a lock), and every write holds an exclusive lock
  * on the file (`flock`, through `Deno.FsFile.lock`) in case another process
  * uses the same folder. Readers take a shared lock. Each delivery is flushed
- * to disk with fsync before `appendMessage` resolves, so a message the server
- * has accepted survives the server being killed.
+ * to disk with fsync before `deliver` resolves, so a message the server has
+ * accepted survives the server being killed. A delivery to several mailboxes
+ * is all or nothing: on any write or fsync error every file it touched is cut
+ * back to its length before, so no mbox ever holds a torn entry and a retry
+ * duplicates nothing.
  *
  * @module
  */
