@@ -42,7 +42,6 @@ import type {
   SMTPServerAuthentication,
   SMTPServerAuthenticationResponse,
   SMTPServerDataStream,
-  SMTPServerOptions,
   SMTPServerSession,
 } from "smtp-server";
 import type { AddressInfo } from "node:net";
@@ -130,7 +129,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
         size: MAX_MESSAGE_SIZE,
-      maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
+        maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
         hideSMTPUTF8: true, // the book's server does not offer it
@@ -174,7 +173,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
             },
           );
         },
-      } as SMTPServerOptions & { checkRecipient: (address: string) => Refusal | null },
+      },
     );
 
   const servers: PostfixServer[] = [];
