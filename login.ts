@@ -18,17 +18,10 @@
  * @module
  */
 
-import {
-  EXIT_INTERRUPTED,
-  explain,
-  getpass,
-  input,
-  Interrupted,
-  openConnection,
-  parseCommandLine,
-  quitAfterSending,
-  type ScriptIO,
-} from "./lib/cli.ts";
+import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { explain } from "./lib/hints.ts";
+import { EXIT_INTERRUPTED, getpass, input, Interrupted } from "./lib/prompt.ts";
+import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP, SMTPException } from "./lib/smtp.ts";
 
 const PROG = "login.ts";

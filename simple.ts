@@ -14,7 +14,8 @@
  * @module
  */
 
-import { openConnection, parseCommandLine, quitAfterSending, type ScriptIO } from "./lib/cli.ts";
+import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { openConnection, quitAfterSending } from "./lib/session.ts";
 
 const PROG = "simple.ts";
 

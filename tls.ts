@@ -16,13 +16,9 @@
  * @module
  */
 
-import {
-  explain,
-  openConnection,
-  parseCommandLine,
-  quitAfterSending,
-  type ScriptIO,
-} from "./lib/cli.ts";
+import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { explain } from "./lib/hints.ts";
+import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP, SMTPNotSupportedError } from "./lib/smtp.ts";
 
 const PROG = "tls.ts";

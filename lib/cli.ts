@@ -1,18 +1,19 @@
 /**
- * What the five listings share that the book leaves to Python itself:
- * reading the command line (and each script's help), opening the connection
- * the flags ask for, the end after an accepted message, hints on stderr,
- * and the prompts of `login.ts`.
+ * The listings' command line, which the book leaves to Python itself:
+ * reading `server fromaddr toaddr [toaddr...]` and the options, telling
+ * Deno's own options placed after the script name, and each script's help.
  *
  * Each listing's `main()` takes the arguments and a {@link ScriptIO}, so tests
- * can capture what it prints and hand it a mock connection.
+ * can capture what it prints and hand it a mock connection. The rest of
+ * what the listings share is in `session.ts` (connecting and the end),
+ * `hints.ts` (hints on stderr) and `prompt.ts` (the prompts of `login.ts`).
  *
  * The start path stays cheap: no `node:` module, a hand-written parser.
  *
  * @module
  */
 
-import { IMPLICIT_TLS_PORT, isSendError, parseServer, SMTP, type SMTPOptions } from "./smtp.ts";
+import type { SMTPOptions } from "./smtp.ts";
 
 /** What a listing talks to: the terminal and the network. */
 export interface ScriptIO {
@@ -22,12 +23,12 @@ export interface ScriptIO {
   printError?: (line: string) => void;
   /**
    * Asks for a line, like Python's `input()`; null at end of input. Throws
-   * {@link Interrupted} on Ctrl-C.
+   * `Interrupted` (from `prompt.ts`) on Ctrl-C.
    */
   input?: (prompt: string) => Promise<string | null>;
   /**
    * Asks for a password, like Python's `getpass()`; null at end of input.
-   * Throws {@link Interrupted} on Ctrl-C.
+   * Throws `Interrupted` (from `prompt.ts`) on Ctrl-C.
    */
   getpass?: (prompt: string) => Promise<string | null>;
   /** Passed to `SMTP.connect`: tests give a mock `dial` and `startTls` here. */
@@ -53,9 +54,6 @@ export interface CommandLine {
 
 /** The longest `--timeout`: Deno's timers hold at most 2^31-1 ms. */
 export const MAX_TIMEOUT_SECONDS = 2147483;
-
-/** Exit status after Ctrl-C, as a shell reports a program ended by SIGINT. */
-export const EXIT_INTERRUPTED = 130;
 
 // ---- the command line ----
 
@@ -209,7 +207,7 @@ function denoOptionsIn(args: string[]): { names: string[]; options: string[]; re
 }
 
 /** The command to type: `deno run -N [options] PROG args`, quoted for a POSIX shell. */
-function denoCommand(prog: string, options: string[], args: string[]): string {
+export function denoCommand(prog: string, options: string[], args: string[]): string {
   const network = options.some((o) => /^(-[A-Za-z]*[NA][A-Za-z]*|--allow-(net|all))(=|$)/.test(o));
   const words = ["deno", "run", ...(network ? [] : ["-N"]), ...options, prog, ...args];
   return words.map(shellQuote).join(" ");
@@ -304,277 +302,4 @@ function help(prog: string, usage: string): string[] {
     "Exit status:",
     ...exitStatuses(prog),
   ];
-}
-
-// ---- connecting, the end, and hints ----
-
-/**
- * Connects as the command line asks: plain, or with `--tls` TLS from the
- * first byte. With `--starttls` it also says EHLO, STARTTLS and EHLO at
- * once, before the listing's own steps, unless `upgradeNow` is false
- * (debug.ts shows those steps in its transcript; tls.ts says them its own
- * way). On failure, a hint may go to stderr before the error is thrown on.
- */
-export async function openConnection(
-  command: CommandLine,
-  io: ScriptIO = {},
-  upgradeNow = true,
-): Promise<SMTP> {
-  let connection: SMTP | undefined;
-  try {
-    connection = await SMTP.connect(command.server, command.options);
-    if (upgradeNow && command.options.requireTls) await connection.ehloOrHeloIfNeeded();
-    return connection;
-  } catch (error) {
-    connection?.close();
-    explain(error, command, io, connection);
-    throw error;
-  }
-}
-
-/**
- * Says QUIT once the server has accepted the message (250 to the end of
- * data). The message is the server's by then (RFC 5321 section 6.1), so a
- * QUIT that fails (the server hangs up, stays silent, resets) is a notice
- * on stderr, not a failure: the listing still exits 0, and a caller that
- * retries on failure does not send the message twice.
- */
-export async function quitAfterSending(
-  command: CommandLine,
-  connection: SMTP,
-  io: ScriptIO = {},
-): Promise<void> {
-  try {
-    await connection.quit();
-  } catch (error) {
-    if (!isSendError(error)) throw error;
-    (io.printError ?? console.error)(
-      `${command.prog}: the server accepted the message but did not answer QUIT: ${error.message}`,
-    );
-  }
-}
-
-const explained = new WeakSet<object>();
-
-/**
- * Prints on stderr what a failure suggests about the command line (see
- * {@link hintFor}), once per error.
- */
-export function explain(
-  error: unknown,
-  command: CommandLine,
-  io: ScriptIO = {},
-  connection?: SMTP,
-): void {
-  if (typeof error !== "object" || error === null || explained.has(error)) return;
-  explained.add(error);
-  const hint = hintFor(error, command, connection);
-  for (const line of hint) (io.printError ?? console.error)(`${command.prog}: ${line}`);
-}
-
-/**
- * The hint for a failure, as lines (none when there is nothing to add):
- * `--tls` for a server that speaks TLS from the first byte (and the other
- * way round), `--starttls` for AUTH offered only after STARTTLS, Deno's `--cert` for a certificate
- * from an unknown CA, and the CA file that Deno could not read.
- */
-export function hintFor(error: unknown, command: CommandLine, connection?: SMTP): string[] {
-  const message = error instanceof Error ? error.message : String(error);
-  const { prog, server, fromaddr, toaddrs, options } = command;
-  const rest = [server, fromaddr, ...toaddrs];
-  if (message.includes("Failed opening CA file")) {
-    const file = caFileGiven();
-    return [
-      `the CA file given to Deno with --cert or DENO_CERT cannot be read${
-        file ? `: ${file}` : ""
-      }.`,
-      "Check its path; Deno reads it only when a TLS connection starts.",
-    ];
-  }
-  if (message.includes("UnknownIssuer")) {
-    return [
-      "the server's certificate is signed by a CA that Deno does not trust.",
-      "If you have that CA's certificate (PEM), give it to Deno before the script name:",
-      `  ${denoCommand(prog, ["--cert", "FILE"], [...flagsOf(options), ...rest])}`,
-      "or set DENO_CERT=FILE.",
-    ];
-  }
-  if (!options.tls && connection === undefined && !message.startsWith("Could not connect")) {
-    let port = 0;
-    try {
-      port = parseServer(server).port;
-    } catch { /* no port to judge by */ }
-    const implicit = `TLS from the first byte (implicit TLS, as on port ${IMPLICIT_TLS_PORT})`;
-    const why = /looks like TLS/i.test(message)
-      ? `the server answered with TLS: it speaks ${implicit}. Try --tls:`
-      : message.includes("waiting for the server's greeting")
-      ? `the server sent no greeting: if it speaks ${implicit}, try --tls:`
-      : port === IMPLICIT_TLS_PORT
-      ? `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte (implicit TLS): try --tls:`
-      : undefined;
-    if (why) return [why, `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`];
-  }
-  if (
-    options.tls && connection === undefined && message.startsWith("TLS handshake") &&
-    !/certificate|UnknownIssuer|NotValidForName|Expired/i.test(message)
-  ) {
-    return [
-      "the server did not answer in TLS: if it starts in plain text (port 25 or 587),",
-      "leave out --tls, or use --starttls to upgrade with STARTTLS.",
-    ];
-  }
-  if (
-    message === "SMTP AUTH extension not supported by server." && connection !== undefined &&
-    !connection.isTls && connection.hasExtn("starttls")
-  ) {
-    return [
-      "the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
-      `  ${denoCommand(prog, [], ["--starttls", ...flagsOf(options), ...rest])}`,
-    ];
-  }
-  return [];
-}
-
-/** The listing flags in `options`, to repeat them in a suggested command. */
-function flagsOf(options: SMTPOptions): string[] {
-  return [
-    ...(options.tls ? ["--tls"] : []),
-    ...(options.requireTls ? ["--starttls"] : []),
-    ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
-    ...(options.pipelining ? ["--pipelining"] : []),
-  ];
-}
-
-/**
- * The CA file given to Deno, where this script may know it: `--cert FILE`
- * from Deno's command line (Deno lets only `-A` read /proc/self/cmdline),
- * else `DENO_CERT` (when it may read that variable). Asks for nothing.
- */
-function caFileGiven(): string | undefined {
-  try {
-    // Only with -A: reading it otherwise could make Deno prompt at a terminal.
-    const all = (["read", "write", "net", "env", "run", "sys", "ffi"] as const)
-      .every((name) => Deno.permissions.querySync({ name }).state === "granted");
-    const words = all ? Deno.readTextFileSync("/proc/self/cmdline").split("\0") : [];
-    for (let i = 0; i < words.length; i++) {
-      if (words[i] === "--cert" && i + 1 < words.length) return words[i + 1];
-      if (words[i].startsWith("--cert=")) return words[i].slice("--cert=".length);
-      if (!words[i].startsWith("-") && /\.[jt]sx?$/.test(words[i])) break; // the script
-    }
-  } catch { /* not allowed, or not Linux */ }
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state === "granted") {
-      return Deno.env.get("DENO_CERT");
-    }
-  } catch { /* not to be known */ }
-  return undefined;
-}
-
-// ---- prompts for login.ts ----
-
-/** Ctrl-C at a prompt; the listing exits with {@link EXIT_INTERRUPTED}. */
-export class Interrupted extends Error {
-  /** Builds the error. */
-  constructor() {
-    super("interrupted (Ctrl-C)");
-    this.name = "Interrupted";
-  }
-}
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-let stdinBuffer = new Uint8Array(0);
-
-/** Reads one line from stdin (without its ending), or null at end of input. */
-async function readStdinLine(): Promise<string | null> {
-  const chunk = new Uint8Array(4096);
-  while (true) {
-    const lf = stdinBuffer.indexOf(0x0a);
-    if (lf >= 0) {
-      const line = stdinBuffer.subarray(0, lf);
-      stdinBuffer = stdinBuffer.slice(lf + 1);
-      return decoder.decode(line).replace(/\r$/, "");
-    }
-    const n = await Deno.stdin.read(chunk);
-    if (n === null) {
-      if (stdinBuffer.length === 0) return null;
-      const rest = decoder.decode(stdinBuffer);
-      stdinBuffer = new Uint8Array(0);
-      return rest;
-    }
-    const joined = new Uint8Array(stdinBuffer.length + n);
-    joined.set(stdinBuffer);
-    joined.set(chunk.subarray(0, n), stdinBuffer.length);
-    stdinBuffer = joined;
-  }
-}
-
-/**
- * Python's `input()`: the prompt on stdout, then a line from stdin. (Ctrl-C
- * on a terminal sends SIGINT here, which ends the process with 130.)
- */
-export async function input(prompt: string): Promise<string | null> {
-  Deno.stdout.writeSync(encoder.encode(prompt));
-  return await readStdinLine();
-}
-
-/** What one byte typed at the password prompt (the terminal in raw mode) does. */
-export type PasswordKey = "char" | "erase" | "enter" | "end" | "interrupt";
-
-/**
- * Maps a byte typed in raw mode to what it does: Ctrl-C interrupts,
- * Ctrl-D on an empty line ends the input, Enter ends the password,
- * Backspace/Delete erases a character.
- */
-export function passwordKey(byte: number, typedSoFar: number): PasswordKey {
-  if (byte === 0x03) return "interrupt";
-  if (byte === 0x04 && typedSoFar === 0) return "end";
-  if (byte === 0x0d || byte === 0x0a) return "enter";
-  if (byte === 0x7f || byte === 0x08) return "erase";
-  return "char";
-}
-
-/**
- * Python's `getpass()`: on a terminal the prompt goes there and the typing
- * is not echoed; otherwise, as getpass falls back to, the prompt goes to
- * stderr and the password is the next line of stdin. Ctrl-C throws
- * {@link Interrupted}, after the terminal is set back.
- */
-export async function getpass(prompt: string): Promise<string | null> {
-  if (!Deno.stdin.isTerminal()) {
-    Deno.stderr.writeSync(encoder.encode(prompt));
-    return await readStdinLine();
-  }
-  // Where the person can see it, even when stdout goes to a file.
-  const screen = Deno.stdout.isTerminal() ? Deno.stdout : Deno.stderr;
-  screen.writeSync(encoder.encode(prompt));
-  Deno.stdin.setRaw(true);
-  // A SIGINT from elsewhere (kill -INT) must not leave the terminal raw.
-  const onSignal = () => {
-    Deno.stdin.setRaw(false);
-    screen.writeSync(encoder.encode("\n"));
-    Deno.exit(EXIT_INTERRUPTED);
-  };
-  Deno.addSignalListener("SIGINT", onSignal);
-  const typed: number[] = [];
-  const byte = new Uint8Array(1);
-  try {
-    while (true) {
-      const n = await Deno.stdin.read(byte);
-      const key = n === null ? "end" : passwordKey(byte[0], typed.length);
-      if (key === "interrupt") throw new Interrupted();
-      if (key === "end") return null;
-      if (key === "enter") break;
-      if (key === "erase") {
-        // Erase one character: its UTF-8 continuation bytes, then its first byte.
-        while ((typed.at(-1)! & 0xc0) === 0x80) typed.pop();
-        typed.pop();
-      } else typed.push(byte[0]);
-    }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.stdin.setRaw(false);
-    screen.writeSync(encoder.encode("\n"));
-  }
-  return decoder.decode(new Uint8Array(typed));
 }

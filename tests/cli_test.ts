@@ -2,9 +2,8 @@
  * Unit tests of the listings' command line (lib/cli.ts): the book's three
  * arguments, the usage line and its exit status, each script's `--help`,
  * `--timeout` and its limit, `--tls`, `--starttls` and `--pipelining`
- * anywhere among the arguments, Deno's options placed after the script
- * name, the hints, and the keys at the password prompt (and Ctrl-C there on
- * a pseudo-terminal made by script(1)).
+ * anywhere among the arguments, and Deno's options placed after the script
+ * name. The hints are in hints_test.ts, the prompts in prompt_test.ts.
  *
  * @module
  */
@@ -12,13 +11,10 @@
 import assert from "node:assert/strict";
 import {
   type CommandLine,
-  hintFor,
   MAX_TIMEOUT_SECONDS,
   parseCommandLine,
-  passwordKey,
   type ScriptIO,
 } from "../lib/cli.ts";
-import { NetworkError, SMTPNotSupportedError, SMTPServerDisconnected } from "../lib/smtp.ts";
 
 /** Parses `args` for a listing, capturing what it prints. */
 function parse(args: string[], smtp?: ScriptIO["smtp"], word: "usage" | "Syntax" = "usage") {
@@ -238,151 +234,4 @@ Deno.test("each script's -h is its own: what it shows, options, exit statuses", 
     }
     assert.equal(/^ {2}5 +\S/m.test(text), prog === "tls.ts", `${prog}: status 5`);
   }
-});
-
-// ---- hints ----
-
-const COMMAND: CommandLine = {
-  prog: "login.ts",
-  server: "smtp.example.com:587",
-  fromaddr: "a@example.com",
-  toaddrs: ["b@example.com"],
-  options: {},
-};
-
-Deno.test("hint: no greeting, or TLS where a greeting should be, or port 465: try --tls", () => {
-  const timeout = new NetworkError("Timed out after 300 s waiting for the server's greeting");
-  assert.deepEqual(hintFor(timeout, COMMAND), [
-    "the server sent no greeting: if it speaks TLS from the first byte (implicit TLS, as on port 465), try --tls:",
-    "  deno run -N login.ts --tls smtp.example.com:587 a@example.com b@example.com",
-  ]);
-  const tls = new SMTPServerDisconnected("Connection unexpectedly closed: this looks like TLS");
-  assert.equal(
-    hintFor(tls, COMMAND)[0],
-    "the server answered with TLS: it speaks TLS from the first byte (implicit TLS, as on port 465). Try --tls:",
-  );
-  const on465 = new SMTPServerDisconnected("Connection unexpectedly closed");
-  assert.deepEqual(hintFor(on465, { ...COMMAND, server: "smtp.example.com:465" }), [
-    "port 465 is for TLS from the first byte (implicit TLS): try --tls:",
-    "  deno run -N login.ts --tls smtp.example.com:465 a@example.com b@example.com",
-  ]);
-  // Not with --tls given, and not for a plain refusal on port 25.
-  assert.deepEqual(hintFor(timeout, { ...COMMAND, options: { tls: true } }), []);
-  assert.deepEqual(hintFor(new NetworkError("Could not connect: refused"), COMMAND), []);
-  // Nobody listening on 465 is no sign of TLS.
-  const refused = new NetworkError("Could not connect to h:465: Connection refused (os error 111)");
-  assert.deepEqual(hintFor(refused, { ...COMMAND, server: "h:465" }), []);
-});
-
-Deno.test("hint: a certificate from an unknown CA: Deno's --cert FILE or DENO_CERT", () => {
-  const error = new NetworkError(
-    "TLS handshake with 127.0.0.1 failed: invalid peer certificate: UnknownIssuer",
-  );
-  assert.deepEqual(hintFor(error, { ...COMMAND, prog: "tls.ts", options: { timeout: 5000 } }), [
-    "the server's certificate is signed by a CA that Deno does not trust.",
-    "If you have that CA's certificate (PEM), give it to Deno before the script name:",
-    "  deno run -N --cert FILE tls.ts --timeout 5 smtp.example.com:587 a@example.com b@example.com",
-    "or set DENO_CERT=FILE.",
-  ]);
-});
-
-Deno.test("hint: a CA file Deno cannot read", () => {
-  const error = new NetworkError(
-    "TLS handshake failed: Failed opening CA file: No such file or directory (os error 2)",
-  );
-  const hint = hintFor(error, COMMAND);
-  assert.match(hint[0], /^the CA file given to Deno with --cert or DENO_CERT cannot be read/);
-});
-
-Deno.test("hint: no AUTH but STARTTLS offered on a plain connection: try --starttls", () => {
-  const error = new SMTPNotSupportedError("SMTP AUTH extension not supported by server.");
-  const connection = (extensions: string[], isTls = false) =>
-    ({ isTls, hasExtn: (name: string) => extensions.includes(name) }) as unknown as Parameters<
-      typeof hintFor
-    >[2];
-  assert.deepEqual(hintFor(error, COMMAND, connection(["starttls"])), [
-    "the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
-    "  deno run -N login.ts --starttls smtp.example.com:587 a@example.com b@example.com",
-  ]);
-  assert.deepEqual(hintFor(error, COMMAND, connection([])), []);
-  assert.deepEqual(hintFor(error, COMMAND, connection(["starttls"], true)), []);
-});
-
-// ---- the password prompt ----
-
-Deno.test("password prompt keys: Ctrl-C interrupts (exit 130), Ctrl-D ends an empty line", () => {
-  assert.equal(passwordKey(0x03, 0), "interrupt");
-  assert.equal(passwordKey(0x03, 5), "interrupt");
-  assert.equal(passwordKey(0x04, 0), "end");
-  assert.equal(passwordKey(0x04, 2), "char");
-  assert.equal(passwordKey(0x0d, 0), "enter");
-  assert.equal(passwordKey(0x0a, 3), "enter");
-  assert.equal(passwordKey(0x7f, 1), "erase");
-  assert.equal(passwordKey(0x08, 1), "erase");
-  assert.equal(passwordKey(0x61, 0), "char");
-});
-
-// ---- Ctrl-C at login.ts's prompts, on a real terminal ----
-
-/** Whether script(1) is here to give a child a pseudo-terminal. */
-const hasScript = await new Deno.Command("script", { args: ["--version"], stdout: "null" })
-  .output().then((o) => o.success, () => false);
-
-/**
- * Runs login.ts on a pseudo-terminal (script -e reports its exit status),
- * types `before` at the user name prompt, then each of `keys` once
- * `waitFor` shows. Needs no network: it never gets past the prompts.
- */
-async function loginOnTerminal(typed: { waitFor: string; keys: string }[]) {
-  const login = new URL("../login.ts", import.meta.url).pathname;
-  const child = new Deno.Command("script", {
-    args: [
-      "-qfec",
-      `${Deno.execPath()} run -N ${login} 127.0.0.1:9 a@example.com b@example.com`,
-      "/dev/null",
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const writer = child.stdin.getWriter();
-  const reader = child.stdout.getReader();
-  let seen = "";
-  for (const { waitFor, keys } of typed) {
-    while (!seen.includes(waitFor)) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += new TextDecoder().decode(value);
-    }
-    await writer.write(new TextEncoder().encode(keys));
-  }
-  await writer.close();
-  // Read to the end: a closed pipe would end script(1) with SIGPIPE instead.
-  while (true) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += new TextDecoder().decode(value);
-  }
-  const status = await child.status;
-  clearTimeout(killer);
-  return { code: status.code, seen };
-}
-
-Deno.test({
-  name: "login.ts: Ctrl-C at either prompt on a terminal exits 130",
-  ignore: !hasScript,
-  fn: async () => {
-    // The password prompt reads raw bytes: 0x03 arrives as a byte.
-    const atPassword = await loginOnTerminal([
-      { waitFor: "Enter username: ", keys: "brandon\r" },
-      { waitFor: "Enter password: ", keys: "ab\x03" },
-    ]);
-    assert.equal(atPassword.code, 130, atPassword.seen);
-    assert.doesNotMatch(atPassword.seen, /end of input|ab/);
-    // The user name prompt is a cooked line: the terminal sends SIGINT.
-    const atUser = await loginOnTerminal([{ waitFor: "Enter username: ", keys: "\x03" }]);
-    assert.equal(atUser.code, 130, atUser.seen);
-  },
 });

@@ -8,7 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { Interrupted, type ScriptIO } from "../lib/cli.ts";
+import type { ScriptIO } from "../lib/cli.ts";
+import { Interrupted } from "../lib/prompt.ts";
 import { NetworkError, SMTPException } from "../lib/smtp.ts";
 import { main as debugMain } from "../debug.ts";
 import { main as ehloMain } from "../ehlo.ts";

@@ -1,0 +1,128 @@
+/**
+ * Hints on stderr: what a failure suggests about the command line, such as
+ * `--tls` for a server that speaks TLS from the first byte, `--starttls`
+ * for AUTH offered only after STARTTLS, or Deno's `--cert` for a
+ * certificate from an unknown CA. They belong to the listings' command
+ * line, which knows the flags, not to the SMTP client.
+ *
+ * @module
+ */
+
+import { type CommandLine, denoCommand, type ScriptIO } from "./cli.ts";
+import { IMPLICIT_TLS_PORT, parseServer, type SMTP, type SMTPOptions } from "./smtp.ts";
+
+const explained = new WeakSet<object>();
+
+/**
+ * Prints on stderr what a failure suggests about the command line (see
+ * {@link hintFor}), once per error.
+ */
+export function explain(
+  error: unknown,
+  command: CommandLine,
+  io: ScriptIO = {},
+  connection?: SMTP,
+): void {
+  if (typeof error !== "object" || error === null || explained.has(error)) return;
+  explained.add(error);
+  const hint = hintFor(error, command, connection);
+  for (const line of hint) (io.printError ?? console.error)(`${command.prog}: ${line}`);
+}
+
+/**
+ * The hint for a failure, as lines (none when there is nothing to add):
+ * `--tls` for a server that speaks TLS from the first byte (and the other
+ * way round), `--starttls` for AUTH offered only after STARTTLS, Deno's `--cert` for a certificate
+ * from an unknown CA, and the CA file that Deno could not read.
+ */
+export function hintFor(error: unknown, command: CommandLine, connection?: SMTP): string[] {
+  const message = error instanceof Error ? error.message : String(error);
+  const { prog, server, fromaddr, toaddrs, options } = command;
+  const rest = [server, fromaddr, ...toaddrs];
+  if (message.includes("Failed opening CA file")) {
+    const file = caFileGiven();
+    return [
+      `the CA file given to Deno with --cert or DENO_CERT cannot be read${
+        file ? `: ${file}` : ""
+      }.`,
+      "Check its path; Deno reads it only when a TLS connection starts.",
+    ];
+  }
+  if (message.includes("UnknownIssuer")) {
+    return [
+      "the server's certificate is signed by a CA that Deno does not trust.",
+      "If you have that CA's certificate (PEM), give it to Deno before the script name:",
+      `  ${denoCommand(prog, ["--cert", "FILE"], [...flagsOf(options), ...rest])}`,
+      "or set DENO_CERT=FILE.",
+    ];
+  }
+  if (!options.tls && connection === undefined && !message.startsWith("Could not connect")) {
+    let port = 0;
+    try {
+      port = parseServer(server).port;
+    } catch { /* no port to judge by */ }
+    const implicit = `TLS from the first byte (implicit TLS, as on port ${IMPLICIT_TLS_PORT})`;
+    const why = /looks like TLS/i.test(message)
+      ? `the server answered with TLS: it speaks ${implicit}. Try --tls:`
+      : message.includes("waiting for the server's greeting")
+      ? `the server sent no greeting: if it speaks ${implicit}, try --tls:`
+      : port === IMPLICIT_TLS_PORT
+      ? `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte (implicit TLS): try --tls:`
+      : undefined;
+    if (why) return [why, `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`];
+  }
+  if (
+    options.tls && connection === undefined && message.startsWith("TLS handshake") &&
+    !/certificate|UnknownIssuer|NotValidForName|Expired/i.test(message)
+  ) {
+    return [
+      "the server did not answer in TLS: if it starts in plain text (port 25 or 587),",
+      "leave out --tls, or use --starttls to upgrade with STARTTLS.",
+    ];
+  }
+  if (
+    message === "SMTP AUTH extension not supported by server." && connection !== undefined &&
+    !connection.isTls && connection.hasExtn("starttls")
+  ) {
+    return [
+      "the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
+      `  ${denoCommand(prog, [], ["--starttls", ...flagsOf(options), ...rest])}`,
+    ];
+  }
+  return [];
+}
+
+/** The listing flags in `options`, to repeat them in a suggested command. */
+function flagsOf(options: SMTPOptions): string[] {
+  return [
+    ...(options.tls ? ["--tls"] : []),
+    ...(options.requireTls ? ["--starttls"] : []),
+    ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
+    ...(options.pipelining ? ["--pipelining"] : []),
+  ];
+}
+
+/**
+ * The CA file given to Deno, where this script may know it: `--cert FILE`
+ * from Deno's command line (Deno lets only `-A` read /proc/self/cmdline),
+ * else `DENO_CERT` (when it may read that variable). Asks for nothing.
+ */
+function caFileGiven(): string | undefined {
+  try {
+    // Only with -A: reading it otherwise could make Deno prompt at a terminal.
+    const all = (["read", "write", "net", "env", "run", "sys", "ffi"] as const)
+      .every((name) => Deno.permissions.querySync({ name }).state === "granted");
+    const words = all ? Deno.readTextFileSync("/proc/self/cmdline").split("\0") : [];
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] === "--cert" && i + 1 < words.length) return words[i + 1];
+      if (words[i].startsWith("--cert=")) return words[i].slice("--cert=".length);
+      if (!words[i].startsWith("-") && /\.[jt]sx?$/.test(words[i])) break; // the script
+    }
+  } catch { /* not allowed, or not Linux */ }
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state === "granted") {
+      return Deno.env.get("DENO_CERT");
+    }
+  } catch { /* not to be known */ }
+  return undefined;
+}
