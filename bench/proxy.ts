@@ -1,0 +1,137 @@
+/**
+ * A delaying TCP proxy on loopback, to count round trips without netem:
+ * every chunk read from either side is written to the other side
+ * {@link DelayProxy.delayMs} later, in order, while reading goes on. With
+ * 25 ms each way a command and its reply take one 50 ms round trip, and
+ * pipelined commands share one. The TCP handshake is not delayed, so the
+ * greeting arrives half a round trip after connecting.
+ *
+ * For each connection it notes when it accepted it and when it handed the
+ * client the server's last reply: the time from connect to the reply to
+ * QUIT (or to whatever reply came last, for a client that closes without
+ * QUIT), the same for every client whatever its own clock says.
+ *
+ * ```ts
+ * const proxy = new DelayProxy(2525, 25);
+ * // ... a client connects to proxy.port and sends one message ...
+ * console.log(proxy.sessions[0].lastReplySeconds);
+ * proxy.close();
+ * ```
+ * @module
+ */
+
+/** One proxied connection's timing. */
+export interface Session {
+  /** When the proxy accepted the client (performance.now(), ms). */
+  acceptedAt: number;
+  /** Seconds from accepting the client to handing it the server's latest bytes. */
+  lastReplySeconds?: number;
+  /** Whether the client was handed a reply to QUIT (a line starting `221`). */
+  quitReplied: boolean;
+}
+
+const QUIT_REPLY = /(^|\n)221[ -]/;
+
+/** Listens on 127.0.0.1 (a free port) and forwards to 127.0.0.1:`upstreamPort` with a delay. */
+export class DelayProxy {
+  /** The port clients connect to. */
+  readonly port: number;
+  /** Every connection so far, in the order accepted. */
+  readonly sessions: Session[] = [];
+  /** The delay added to every chunk, each way, in milliseconds. */
+  readonly delayMs: number;
+  #listener: Deno.TcpListener;
+  #conns = new Set<Deno.TcpConn>();
+
+  constructor(upstreamPort: number, delayMs: number) {
+    this.delayMs = delayMs;
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    this.port = this.#listener.addr.port;
+    this.#accept(upstreamPort).catch(() => {}); // ends when closed
+  }
+
+  async #accept(upstreamPort: number): Promise<void> {
+    for await (const client of this.#listener) {
+      const session: Session = { acceptedAt: performance.now(), quitReplied: false };
+      this.sessions.push(session);
+      this.#relay(client, upstreamPort, session).catch(() => {});
+    }
+  }
+
+  async #relay(client: Deno.TcpConn, upstreamPort: number, session: Session): Promise<void> {
+    this.#conns.add(client);
+    let server: Deno.TcpConn | undefined;
+    try {
+      server = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
+      this.#conns.add(server);
+      for (const conn of [client, server]) conn.setNoDelay(true);
+      await Promise.all([
+        this.#forward(client, server),
+        this.#forward(server, client, (text) => {
+          session.lastReplySeconds = (performance.now() - session.acceptedAt) / 1000;
+          session.quitReplied ||= QUIT_REPLY.test(text);
+        }),
+      ]);
+    } finally {
+      for (const conn of [client, server]) {
+        if (!conn) continue;
+        this.#conns.delete(conn);
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+  }
+
+  /**
+   * Copies `from` to `to`, each chunk `delayMs` after it was read, in
+   * order; calls `written` with each chunk's text once it is written.
+   * At the end of input the writing half of `to` is shut once all is out.
+   */
+  async #forward(
+    from: Deno.TcpConn,
+    to: Deno.TcpConn,
+    written?: (text: string) => void,
+  ): Promise<void> {
+    const decoder = new TextDecoder();
+    let queue = Promise.resolve();
+    const deliver = async (chunk: Uint8Array, due: number) => {
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      for (let at = 0; at < chunk.length;) at += await to.write(chunk.subarray(at));
+      written?.(decoder.decode(chunk));
+    };
+    try {
+      while (true) {
+        const buffer = new Uint8Array(65536);
+        const n = await from.read(buffer);
+        if (n === null) break;
+        const due = performance.now() + this.delayMs;
+        // A failed write (the other side gone) is dropped; reading ends soon after.
+        queue = queue.then(() => deliver(buffer.subarray(0, n), due)).catch(() => {});
+      }
+    } finally {
+      await queue;
+      await to.closeWrite().catch(() => {});
+    }
+  }
+
+  /** Stops listening and drops every connection still open. */
+  close(): void {
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    for (const conn of this.#conns) {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    this.#conns.clear();
+  }
+}
