@@ -13,9 +13,7 @@
  * envelope, the data and QUIT).
  *
  * Each round runs every client at both counts; the median of the rounds
- * counts. The two sends that wait for every RCPT's reply (about 100 round
- * trips, five seconds) run in the background of each round while the
- * others run one after another.
+ * counts.
  *
  * @module
  */
@@ -49,30 +47,42 @@ export interface LatencyRow {
   quit: boolean;
 }
 
-/** One send through a fresh proxy; its round trips, and whether it ended with QUIT. */
-async function roundTrips(
-  sinkPort: number,
-  sender: SenderName,
-  file: string,
-  count: number,
-): Promise<{ rtt: number; quit: boolean }> {
+/** One send through a fresh proxy, started. */
+interface Send {
+  /** Resolves once the client has connected (its start-up is over). */
+  connected: Promise<void>;
+  /** The round trips, and whether the session ended with QUIT's reply. */
+  done: Promise<{ rtt: number; quit: boolean }>;
+}
+
+function startSend(sinkPort: number, sender: SenderName, file: string, count: number): Send {
   const proxy = new DelayProxy(sinkPort, DELAY_MS);
-  try {
-    await runOk(senderCommand(sender, proxy.port, file, count));
-    const session = proxy.sessions[0];
-    if (session?.lastReplySeconds === undefined) {
-      throw new Error(`${sender}: no reply went through the proxy`);
+  const done = (async () => {
+    try {
+      await runOk(senderCommand(sender, proxy.port, file, count));
+      const session = proxy.sessions[0];
+      if (session?.lastReplySeconds === undefined) {
+        throw new Error(`${sender}: no reply went through the proxy`);
+      }
+      return { rtt: session.lastReplySeconds * 1000 / RTT_MS, quit: session.quitReplied };
+    } finally {
+      proxy.close();
     }
-    return { rtt: session.lastReplySeconds * 1000 / RTT_MS, quit: session.quitReplied };
-  } finally {
-    proxy.close();
-  }
+  })();
+  // A client that fails before connecting ends `connected` too (its error is in `done`).
+  const ended = done.then(() => {}, () => {});
+  return { connected: Promise.race([proxy.connected, ended]), done };
 }
 
 /**
  * Runs `rounds` rounds of every client at every count, sending `file` (the
  * book's message) to the sink on `sinkPort`. Each send leaves one record in
  * the sink's output, for the caller to take: `rounds * 8` in all.
+ *
+ * The sends that wait for every RCPT's reply at 100 recipients (five
+ * seconds each) start at the beginning of their round and run on in the
+ * background; the round's other sends go one after another once those have
+ * connected, so no start-up overlaps a timed session of the same round.
  */
 export async function measureLatency(
   sinkPort: number,
@@ -86,23 +96,32 @@ export async function measureLatency(
     quit: true,
   }));
   const jobs = CLIENTS.flatMap((client, i) => COUNTS.map((count) => ({ client, i, count })));
-  for (let round = 0; round < rounds; round++) {
-    const measure = async (job: typeof jobs[number]) => {
-      const { rtt, quit } = await roundTrips(sinkPort, job.client.sender, file, job.count);
+  const slow = jobs.filter((job) => !job.client.pipelines && job.count > 1);
+  const quick = jobs.filter((job) => !slow.includes(job));
+  const record = (job: typeof jobs[number], send: Send) =>
+    send.done.then(({ rtt, quit }) => {
       rows[job.i].runs[job.count].push(rtt);
       rows[job.i].quit &&= quit;
-    };
-    const slow = jobs.filter((job) => !job.client.pipelines && job.count > 1);
-    const quick = jobs.filter((job) => !slow.includes(job));
-    // A different order each round, so no client always goes first.
-    const order = quick.map((_, k) => quick[(k + round) % quick.length]);
-    const background = Promise.all(slow.map(measure));
-    try {
-      for (const job of order) await measure(job);
-    } finally {
-      await background;
+    });
+  const background: Promise<unknown>[] = [];
+  let failure: unknown;
+  try {
+    for (let round = 0; round < rounds; round++) {
+      const sends = slow.map((job) => startSend(sinkPort, job.client.sender, file, job.count));
+      // Handled now, awaited at the end: a failure must not go unhandled meanwhile.
+      background.push(...slow.map((job, k) => record(job, sends[k]).catch((error) => error)));
+      await Promise.all(sends.map((send) => send.connected));
+      // A different order each round, so no client always goes first.
+      for (let k = 0; k < quick.length; k++) {
+        const job = quick[(k + round) % quick.length];
+        await record(job, startSend(sinkPort, job.client.sender, file, job.count));
+      }
     }
+  } catch (error) {
+    failure = error;
   }
+  failure ??= (await Promise.all(background)).find((result) => result instanceof Error);
+  if (failure) throw failure;
   for (const row of rows) {
     for (const count of COUNTS) row.rtt[count] = median(row.runs[count]);
   }

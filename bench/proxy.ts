@@ -40,13 +40,17 @@ export class DelayProxy {
   readonly sessions: Session[] = [];
   /** The delay added to every chunk, each way, in milliseconds. */
   readonly delayMs: number;
+  /** Resolves when the first client connects. */
+  readonly connected: Promise<void>;
   #listener: Deno.TcpListener;
   #conns = new Set<Deno.TcpConn>();
+  #onConnect = () => {};
 
   constructor(upstreamPort: number, delayMs: number) {
     this.delayMs = delayMs;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = this.#listener.addr.port;
+    this.connected = new Promise((resolve) => this.#onConnect = resolve);
     this.#accept(upstreamPort).catch(() => {}); // ends when closed
   }
 
@@ -54,6 +58,7 @@ export class DelayProxy {
     for await (const client of this.#listener) {
       const session: Session = { acceptedAt: performance.now(), quitReplied: false };
       this.sessions.push(session);
+      this.#onConnect();
       this.#relay(client, upstreamPort, session).catch(() => {});
     }
   }
