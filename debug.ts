@@ -10,8 +10,14 @@
  * @module
  */
 
-import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
-import { isSendError, SMTP } from "./lib/smtp.ts";
+import {
+  explain,
+  openConnection,
+  parseCommandLine,
+  quitAfterSending,
+  type ScriptIO,
+} from "./lib/cli.ts";
+import { isSendError, type SMTP } from "./lib/smtp.ts";
 
 const PROG = "debug.ts";
 
@@ -32,12 +38,13 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const print = io.print ?? console.log;
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
-  const { server, fromaddr, toaddrs, options } = command;
+  const { fromaddr, toaddrs } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
   let connection: SMTP | undefined;
   try {
-    connection = await SMTP.connect(server, options);
+    // With --starttls, the upgrade is left to sendmail, so the transcript shows it.
+    connection = await openConnection(command, io, false);
     connection.setDebugLevel(1);
     await connection.sendmail(fromaddr, toaddrs, message);
   } catch (error) {
@@ -45,11 +52,12 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
     if (!isSendError(error)) throw error;
     print("Your message may not have been sent!");
     print(error.message);
+    explain(error, command, io, connection);
     return 1;
   }
   const s = toaddrs.length === 1 ? "" : "s";
   print(`Message sent to ${toaddrs.length} recipient${s}`);
-  await connection.quit();
+  await quitAfterSending(command, connection, io);
   return 0;
 }
 

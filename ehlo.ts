@@ -10,8 +10,14 @@
  * @module
  */
 
-import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
-import { isSendError, SMTP } from "./lib/smtp.ts";
+import {
+  explain,
+  openConnection,
+  parseCommandLine,
+  quitAfterSending,
+  type ScriptIO,
+} from "./lib/cli.ts";
+import { isSendError, type SMTP } from "./lib/smtp.ts";
 
 const PROG = "ehlo.ts";
 
@@ -32,12 +38,12 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const print = io.print ?? console.log;
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
-  const { server, fromaddr, toaddrs, options } = command;
+  const { fromaddr, toaddrs } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
   let connection: SMTP | undefined;
   try {
-    connection = await SMTP.connect(server, options);
+    connection = await openConnection(command, io);
     const exitStatus = await reportOnMessageSize(connection, fromaddr, toaddrs, message, print);
     if (exitStatus !== 0) {
       connection.close();
@@ -48,11 +54,12 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
     if (!isSendError(error)) throw error;
     print("Your message may not have been sent!");
     print(error.message);
+    explain(error, command, io, connection);
     return 1;
   }
   const s = toaddrs.length === 1 ? "" : "s";
   print(`Message sent to ${toaddrs.length} recipient${s}`);
-  await connection.quit();
+  await quitAfterSending(command, connection, io);
   return 0;
 }
 

@@ -9,13 +9,27 @@
  *
  * Like the book's listing it never says STARTTLS, so the password crosses
  * the network as the server's AUTH mechanism leaves it: use it on a test
- * server, or see tls.ts.
+ * server. For a provider, add `--starttls` (port 587) or `--tls` (port 465):
+ *
+ * ```sh
+ * deno run -N login.ts --starttls smtp.example.com:587 sender@example.com brandon@example.com
+ * ```
  *
  * @module
  */
 
-import { getpass, input, parseCommandLine, type ScriptIO } from "./lib/cli.ts";
-import { isSendError, SMTP, SMTPException } from "./lib/smtp.ts";
+import {
+  EXIT_INTERRUPTED,
+  explain,
+  getpass,
+  input,
+  Interrupted,
+  openConnection,
+  parseCommandLine,
+  quitAfterSending,
+  type ScriptIO,
+} from "./lib/cli.ts";
+import { isSendError, type SMTP, SMTPException, SMTPResponseException } from "./lib/smtp.ts";
 
 const PROG = "login.ts";
 
@@ -36,11 +50,17 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const print = io.print ?? console.log;
   const command = parseCommandLine(PROG, "Syntax", args, io);
   if (typeof command === "number") return command;
-  const { server, fromaddr, toaddrs, options } = command;
+  const { fromaddr, toaddrs } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
-  const username = await (io.input ?? input)("Enter username: ");
-  const password = username === null ? null : await (io.getpass ?? getpass)("Enter password: ");
+  let username: string | null, password: string | null;
+  try {
+    username = await (io.input ?? input)("Enter username: ");
+    password = username === null ? null : await (io.getpass ?? getpass)("Enter password: ");
+  } catch (error) {
+    if (error instanceof Interrupted) return EXIT_INTERRUPTED; // Ctrl-C
+    throw error;
+  }
   if (username === null || password === null) {
     (io.printError ?? console.error)(`${PROG}: end of input before a user name and password`);
     return 1;
@@ -48,13 +68,14 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
 
   let connection: SMTP | undefined;
   try {
-    connection = await SMTP.connect(server, options);
+    connection = await openConnection(command, io);
     try {
       await connection.login(username, password);
     } catch (error) {
-      if (!(error instanceof SMTPException)) throw error;
+      if (!(error instanceof SMTPException) || isClosing(error)) throw error;
       connection.close();
       print(`Authentication failed: ${error.message}`);
+      explain(error, command, io, connection);
       return 1;
     }
     await connection.sendmail(fromaddr, toaddrs, message);
@@ -63,12 +84,18 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
     if (!isSendError(error)) throw error;
     print("Your message may not have been sent!");
     print(error.message);
+    explain(error, command, io, connection);
     return 1;
   }
   const s = toaddrs.length === 1 ? "" : "s";
   print(`Message sent to ${toaddrs.length} recipient${s}`);
-  await connection.quit();
+  await quitAfterSending(command, connection, io);
   return 0;
+}
+
+/** A 421: the server is going away, which is no refused login. */
+function isClosing(error: SMTPException): boolean {
+  return error instanceof SMTPResponseException && error.code === 421;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

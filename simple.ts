@@ -8,13 +8,13 @@
  * ```
  *
  * Like the book's listing it catches nothing: any failure ends the program
- * with Deno's own report of the uncaught error.
+ * with Deno's own report of the uncaught error. Once the server has accepted
+ * the message, though, a QUIT that goes unanswered is only a notice.
  *
  * @module
  */
 
-import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
-import { SMTP } from "./lib/smtp.ts";
+import { openConnection, parseCommandLine, quitAfterSending, type ScriptIO } from "./lib/cli.ts";
 
 const PROG = "simple.ts";
 
@@ -35,12 +35,12 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const print = io.print ?? console.log;
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
-  const { server, fromaddr, toaddrs, options } = command;
+  const { fromaddr, toaddrs } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
-  const connection = await SMTP.connect(server, options);
+  const connection = await openConnection(command, io);
   await connection.sendmail(fromaddr, toaddrs, message);
-  await connection.quit();
+  await quitAfterSending(command, connection, io);
 
   const s = toaddrs.length === 1 ? "" : "s";
   print(`Message sent to ${toaddrs.length} recipient${s}`);

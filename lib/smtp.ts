@@ -1,13 +1,14 @@
 /**
  * A small SMTP client that plays the part of Python's `smtplib` for the
- * book's listings, built on `Deno.connect` and `Deno.startTls`.
+ * book's listings, built on `Deno.connect`, `Deno.connectTls` and
+ * `Deno.startTls`.
  *
  * Like Go's `net/smtp` it is one client type with one method per SMTP
  * command; the names are smtplib's (`ehlo`, `hasExtn`, `esmtpFeatures`,
  * `starttls`, `login`, `sendmail`, `quit`, `setDebugLevel`) so the book's
  * page and this file can be read side by side.
  *
- * @example
+ * @example Send one message
  * ```ts
  * import { SMTP } from "./lib/smtp.ts";
  *
@@ -18,10 +19,18 @@
  * @module
  */
 
-import { decodeBase64, encodeBase64, mechanisms, PREFERRED_MECHANISMS } from "./auth.ts";
-import type { Mechanism } from "./auth.ts";
-import { encodeData } from "./data.ts";
 import {
+  decodeBase64,
+  encodeBase64,
+  type Mechanism,
+  mechanisms,
+  PREFERRED_MECHANISMS,
+} from "./auth.ts";
+import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
+import { encodeData } from "./data.ts";
+import { Envelope } from "./envelope.ts";
+import {
+  formatReply,
   NetworkError,
   SMTPAuthenticationError,
   SMTPConnectError,
@@ -29,58 +38,43 @@ import {
   SMTPException,
   SMTPHeloError,
   SMTPNotSupportedError,
-  SMTPRecipientsRefused,
   SMTPResponseException,
-  SMTPSenderRefused,
   SMTPServerDisconnected,
 } from "./errors.ts";
 import type { SMTPReply } from "./errors.ts";
-import { type Reply, ReplyReader } from "./reply.ts";
+import type { Reply } from "./reply.ts";
 import { pyBytesRepr, pyRepr } from "./repr.ts";
 
 export * from "./errors.ts";
+export {
+  DEFAULT_TIMEOUTS,
+  type Dialer,
+  MAX_TIMEOUT,
+  type TlsDialer,
+  type TlsUpgrader,
+} from "./conn.ts";
+export type { Mechanism } from "./auth.ts";
+export { Envelope } from "./envelope.ts";
 
 /** The port SMTP servers listen on. */
 export const SMTP_PORT = 25;
 
+/** The port for SMTP over implicit TLS (RFC 8314; smtplib's `SMTP_SSL_PORT`). */
+export const IMPLICIT_TLS_PORT = 465;
+
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
-
-/**
- * How long to wait, in milliseconds, for each step. The reply timeouts are
- * RFC 5321 section 4.5.3.2's; connecting and the TLS handshake have none
- * there, so they get a minute.
- */
-export const DEFAULT_TIMEOUTS = {
-  connect: 60_000,
-  greeting: 300_000,
-  command: 300_000,
-  dataStart: 120_000,
-  dataBlock: 180_000,
-  dataEnd: 600_000,
-  tlsHandshake: 60_000,
-} as const;
-
-/** Opens a TCP connection; tests pass a mock here. */
-export type Dialer = (
-  hostname: string,
-  port: number,
-  signal: AbortSignal,
-) => Promise<Deno.TcpConn>;
-
-/** Upgrades a connection to TLS; tests pass a mock here. */
-export type TlsUpgrader = (
-  conn: Deno.TcpConn,
-  options: Deno.StartTlsOptions,
-) => Promise<Deno.Conn>;
 
 /** Options for {@link SMTP.connect}. */
 export interface SMTPOptions {
   /** The name sent with EHLO and HELO; by default this end's address literal. */
   localHostname?: string;
-  /** One timeout in milliseconds for every step, instead of the defaults. */
+  /**
+   * One timeout in milliseconds for every step, instead of the defaults;
+   * clamped to the runtime's longest timer (2^31-1 ms).
+   */
   timeout?: number;
-  /** Extra CA certificates (PEM) to trust for STARTTLS. */
+  /** Extra CA certificates (PEM) to trust for TLS (implicit or STARTTLS). */
   caCerts?: string[];
   /** The transcript level from the start (see {@link SMTP.setDebugLevel}). */
   debugLevel?: number;
@@ -90,19 +84,47 @@ export interface SMTPOptions {
   dial?: Dialer;
   /** Replaces `Deno.startTls`. */
   startTls?: TlsUpgrader;
+  /**
+   * Implicit TLS from the first byte (smtplib's `SMTP_SSL`): `Deno.connectTls`,
+   * chain and host name checked, `caCerts` honoured; port 465 when the server
+   * string names none.
+   */
+  tls?: boolean;
+  /**
+   * TLS or nothing (RFC 3207 section 4): before any AUTH or MAIL the session
+   * must be under TLS. `ehloOrHeloIfNeeded()` upgrades by itself (EHLO,
+   * STARTTLS, EHLO); if STARTTLS is not offered or the upgrade fails, the
+   * connection is closed, nothing more is sent (no AUTH, no MAIL, no QUIT)
+   * and an `SMTPNotSupportedError` (or `NetworkError`, `SMTPResponseException`)
+   * says why. `mail()` and `auth()` refuse on a plain connection.
+   */
+  requireTls?: boolean;
+  /**
+   * RFC 2920: when the server lists PIPELINING, `sendmail` writes MAIL, every
+   * RCPT and DATA in one write, then reads the replies in order. Off by
+   * default, as in smtplib.
+   */
+  pipelining?: boolean;
+  /** Replaces `Deno.connectTls` for `tls: true`. */
+  dialTls?: TlsDialer;
 }
 
-type Step = keyof typeof DEFAULT_TIMEOUTS;
-
 const encoder = new TextEncoder();
+
+/** The lone `.` line that ends a DATA with no message (RFC 2920 section 3.1). */
+const END_OF_DATA = encoder.encode(".\r\n");
 
 /**
  * Splits `host`, `host:port` or `[v6address]:port` into host name and port,
  * as smtplib does (a bare IPv6 address with several colons is a host).
+ * `defaultPort` is used when the string names none.
  */
-export function parseServer(server: string): { host: string; port: number } {
+export function parseServer(
+  server: string,
+  defaultPort: number = SMTP_PORT,
+): { host: string; port: number } {
   let host = server;
-  let port = String(SMTP_PORT);
+  let port = String(defaultPort);
   const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(server);
   if (bracketed) {
     host = bracketed[1];
@@ -154,23 +176,18 @@ export class SMTP {
   /** Whether the server answered EHLO with 250. */
   doesEsmtp = false;
   /** The extensions from the last EHLO: lower-cased keyword to parameters. */
-  esmtpFeatures = new Map<string, string>();
+  esmtpFeatures: Map<string, string> = new Map();
   /** The transcript level: 0 off, 1 lines, 2 lines with time stamps. */
   debugLevel = 0;
 
-  #conn: Deno.Conn | null;
-  #reader: ReplyReader;
+  #conn: Connection;
   #options: SMTPOptions;
   #utf8Commands = false;
+  #closedBy: Reply | null = null;
 
-  private constructor(
-    conn: Deno.Conn,
-    host: string,
-    options: SMTPOptions,
-  ) {
+  private constructor(conn: Connection, options: SMTPOptions) {
     this.#conn = conn;
-    this.#reader = this.#readerFor(conn);
-    this.host = host;
+    this.host = conn.host;
     this.#options = options;
     this.debugLevel = options.debugLevel ?? 0;
     this.localHostname = options.localHostname ?? addressLiteral(conn.localAddr);
@@ -178,31 +195,44 @@ export class SMTP {
 
   /**
    * Connects to `server` (`host`, `host:port` or `[v6address]:port`; port 25
-   * by default) and reads the greeting, which must be 220.
+   * by default, 465 with `tls: true`) and reads the greeting, which must be 220.
+   *
+   * @example Implicit TLS on port 465
+   * ```ts
+   * const smtp = await SMTP.connect("smtp.example.com", { tls: true });
+   * await smtp.login("me@example.com", password);
+   * await smtp.sendmail("me@example.com", ["you@example.com"], message);
+   * await smtp.quit();
+   * ```
+   *
+   * @example A provider's submission port 587: STARTTLS before the password
+   * ```ts
+   * const smtp = await SMTP.connect("smtp.example.com:587", { requireTls: true });
+   * await smtp.login("me@example.com", password); // EHLO, STARTTLS, EHLO, AUTH
+   * await smtp.sendmail("me@example.com", ["you@example.com"], message);
+   * await smtp.quit();
+   * ```
+   *
+   * @example Pipelining: the envelope of 100 recipients in one round trip
+   * ```ts
+   * const smtp = await SMTP.connect("localhost:2525", { pipelining: true });
+   * const refused = await smtp.sendmail("me@example.com", recipients, message);
+   * await smtp.quit();
+   * ```
    */
   static async connect(server: string, options: SMTPOptions = {}): Promise<SMTP> {
-    const { host, port } = parseServer(server);
-    const timeout = options.timeout ?? DEFAULT_TIMEOUTS.connect;
-    const dial: Dialer = options.dial ??
-      ((hostname, port, signal) => Deno.connect({ hostname, port, signal }));
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeout);
-    let conn: Deno.TcpConn;
-    try {
-      conn = await dial(host, port, controller.signal);
-    } catch (error) {
-      const why = controller.signal.aborted
-        ? `timed out after ${seconds(timeout)}`
-        : messageOf(error);
-      throw new NetworkError(`Could not connect to ${server}: ${why}`, { cause: error });
-    } finally {
-      clearTimeout(timer);
-    }
-    // The payload goes in one write; QUIT right after it must not wait on Nagle.
-    conn.setNoDelay(true);
-
-    const connection = new SMTP(conn, host, options);
+    const { host, port } = parseServer(server, options.tls ? IMPLICIT_TLS_PORT : SMTP_PORT);
+    const conn = await Connection.open(server, host, port, options);
+    const connection = new SMTP(conn, options);
     connection.#debug("connect:", () => `(${pyRepr(host)}, ${port})`);
+    const head = await conn.peek(2, "greeting");
+    if ((head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
+      conn.close();
+      throw new SMTPServerDisconnected(
+        `The server sent a TLS record (0x${head[0].toString(16)} 0x03) where its SMTP greeting ` +
+          "should be: this looks like TLS from the first byte (implicit TLS)",
+      );
+    }
     const { code, message, messageBytes } = await connection.#getreply("greeting");
     connection.#debug("connect:", () => pyBytesRepr(messageBytes));
     if (code !== 220) {
@@ -212,24 +242,32 @@ export class SMTP {
     return connection;
   }
 
+  /** True once the connection is under TLS (implicit, or after STARTTLS). */
+  get isTls(): boolean {
+    return this.#conn.isTls;
+  }
+
   /** Sets the transcript level: 0 off, 1 each line on stderr, 2 with time stamps. */
   setDebugLevel(level: number): void {
     this.debugLevel = level;
   }
 
-  /** Sends a command and returns the reply, like smtplib's `docmd()`. */
+  /**
+   * Sends a command and returns the reply, like smtplib's `docmd()`. A 421
+   * reply (the server closing) is thrown, as by every command here.
+   */
   async docmd(cmd: string, args = ""): Promise<SMTPReply> {
-    await this.#putcmd(cmd, args);
-    const { code, message } = await this.#getreply("command");
-    return [code, message];
+    await this.#putcmd(args === "" ? cmd : `${cmd} ${args}`);
+    return this.#result(await this.#getreply("command"));
   }
 
   /** Says EHLO and records the extensions the server lists. */
   async ehlo(name = ""): Promise<SMTPReply> {
     this.esmtpFeatures = new Map();
-    await this.#putcmd("ehlo", name || this.localHostname);
-    const { code, message } = await this.#getreply("command");
-    this.ehloResp = message;
+    await this.#putcmd(`ehlo ${name || this.localHostname}`);
+    const reply = await this.#getreply("command");
+    this.ehloResp = reply.message;
+    const [code, message] = this.#result(reply);
     if (code !== 250) return [code, message];
     this.doesEsmtp = true;
     for (const line of message.split("\n").slice(1)) {
@@ -249,19 +287,29 @@ export class SMTP {
 
   /** Says HELO, for servers that do not know EHLO. */
   async helo(name = ""): Promise<SMTPReply> {
-    await this.#putcmd("helo", name || this.localHostname);
-    const { code, message } = await this.#getreply("command");
-    this.heloResp = message;
-    return [code, message];
+    await this.#putcmd(`helo ${name || this.localHostname}`);
+    const reply = await this.#getreply("command");
+    this.heloResp = reply.message;
+    return this.#result(reply);
   }
 
-  /** Says EHLO, then HELO if EHLO is refused, unless one was said already. */
+  /**
+   * Says EHLO, then HELO if EHLO is refused, unless one was said already.
+   * With `requireTls`, also upgrades a plain connection with STARTTLS and
+   * says EHLO again, or closes it and throws.
+   */
   async ehloOrHeloIfNeeded(): Promise<void> {
-    if (this.heloResp !== null || this.ehloResp !== null) return;
-    const [ehloCode] = await this.ehlo();
-    if (ehloCode >= 200 && ehloCode <= 299) return;
-    const [code, message] = await this.helo();
-    if (!(code >= 200 && code <= 299)) throw new SMTPHeloError(code, message);
+    await this.#greet();
+    if (this.#options.requireTls && !this.isTls) {
+      if (!this.hasExtn("starttls")) this.#refuse("the server does not offer STARTTLS");
+      try {
+        await this.starttls();
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+      await this.#greet();
+    }
   }
 
   /** Whether the last EHLO listed the extension `name` (any case). */
@@ -281,42 +329,29 @@ export class SMTP {
 
   /** Says `MAIL FROM:<sender>` with any ESMTP options. */
   async mail(sender: string, options: string[] = []): Promise<SMTPReply> {
-    if (options.some((o) => o.toLowerCase() === "smtputf8") && this.hasExtn("smtputf8")) {
-      this.#utf8Commands = true;
-    }
-    await this.#putcmd("mail", `FROM:${quoteaddr(sender)}${optionList(options)}`);
-    const { code, message } = await this.#getreply("command");
-    return [code, message];
+    this.#requireTlsFor("MAIL");
+    await this.#putcmd(this.#mailCommand(sender, options));
+    return this.#result(await this.#getreply("command"));
   }
 
   /** Says `RCPT TO:<recipient>` with any ESMTP options. */
   async rcpt(recipient: string, options: string[] = []): Promise<SMTPReply> {
-    await this.#putcmd("rcpt", `TO:${quoteaddr(recipient)}${optionList(options)}`);
-    const { code, message } = await this.#getreply("command");
-    return [code, message];
+    await this.#putcmd(rcptCommand(recipient, options));
+    return this.#result(await this.#getreply("command"));
   }
 
   /**
    * Says DATA and, after 354, sends the message: line endings made CRLF,
    * lines starting with `.` dot-stuffed, ended by `.`, all in one write.
-   * Throws `SMTPDataError` when DATA is not answered with 354.
+   * Throws `SMTPDataError` when DATA is not answered with 354, or on 421.
    */
-  data(msg: string | Uint8Array): Promise<SMTPReply> {
-    return this.#data(encodeData(msg).payload);
-  }
-
-  async #data(payload: Uint8Array): Promise<SMTPReply> {
+  async data(msg: string | Uint8Array): Promise<SMTPReply> {
+    const { payload } = encodeData(msg);
     await this.#putcmd("data");
-    const start = await this.#getreply("dataStart");
-    this.#debug("data:", () => `(${start.code}, ${pyBytesRepr(start.messageBytes)})`);
-    if (start.code !== 354) {
-      if (start.code === 421) this.close();
-      throw new SMTPDataError(start.code, start.message);
-    }
-    this.#debug("send:", () => pyBytesRepr(payload));
-    await this.#write(payload, "dataBlock");
-    const end = await this.#getreply("dataEnd");
-    this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
+    const [code, message] = await this.#dataStartReply();
+    if (code !== 354) throw new SMTPDataError(code, message);
+    const end = await this.#sendData(payload);
+    if (end.code === 421) throw new SMTPDataError(end.code, end.message);
     return [end.code, end.message];
   }
 
@@ -326,16 +361,14 @@ export class SMTP {
    * included, is forgotten: say EHLO again afterwards.
    */
   async starttls(): Promise<SMTPReply> {
-    await this.ehloOrHeloIfNeeded();
+    await this.#greet();
     if (!this.hasExtn("starttls")) {
       throw new SMTPNotSupportedError("STARTTLS extension not supported by server.");
     }
-    const [code, message] = await this.docmd("STARTTLS");
-    if (code !== 220) {
-      if (code === 421) this.close();
-      throw new SMTPResponseException(code, message, "STARTTLS refused");
-    }
-    if (this.#reader.buffered > 0) {
+    await this.#putcmd("STARTTLS");
+    const { code, message } = await this.#getreply("command");
+    if (code !== 220) throw new SMTPResponseException(code, message, "STARTTLS refused");
+    if (this.#conn.buffered > 0) {
       // Bytes sent before the handshake could be read as if they came over
       // TLS (CVE-2011-0411): refuse rather than trust them.
       this.close();
@@ -344,27 +377,7 @@ export class SMTP {
           "refusing to go on (possible command injection)",
       );
     }
-    const conn = this.#connection() as Deno.TcpConn;
-    const upgrade: TlsUpgrader = this.#options.startTls ?? Deno.startTls;
-    // Until the upgrade resolves, a timeout or failure closes the plain connection.
-    const tlsConn = await this.#withDeadline(
-      "tlsHandshake",
-      "during the TLS handshake",
-      async () => {
-        try {
-          const tls = await upgrade(conn, { hostname: this.host, caCerts: this.#options.caCerts });
-          this.#conn = tls; // the plain connection now belongs to TLS
-          if ("handshake" in tls && typeof tls.handshake === "function") await tls.handshake();
-          return tls;
-        } catch (error) {
-          this.close();
-          throw new NetworkError(`TLS handshake with ${this.host} failed: ${messageOf(error)}`, {
-            cause: error,
-          });
-        }
-      },
-    );
-    this.#reader = this.#readerFor(tlsConn);
+    await this.#conn.startTls();
     this.#forgetEhlo();
     return [code, message];
   }
@@ -389,7 +402,8 @@ export class SMTP {
       try {
         return await this.auth(mechanism, answers[mechanism]);
       } catch (error) {
-        if (!(error instanceof SMTPAuthenticationError)) throw error;
+        // After a 421 the server is gone: no next mechanism.
+        if (!(error instanceof SMTPAuthenticationError) || error.code === 421) throw error;
         lastError = error;
       }
     }
@@ -401,7 +415,8 @@ export class SMTP {
    * or null for none) and the answer to each 334 challenge.
    */
   async auth(mechanism: string, answer: Mechanism): Promise<SMTPReply> {
-    const initial = answer(null, 0);
+    this.#requireTlsFor("AUTH");
+    const initial = await answer(null, 0);
     let reply = initial === null
       ? await this.docmd("AUTH", mechanism)
       : await this.#secretCommand("AUTH", mechanism, encodeBase64(initial));
@@ -413,7 +428,7 @@ export class SMTP {
         this.close();
         throw new SMTPException(`Malformed AUTH challenge from the server: ${pyRepr(reply[1])}`);
       }
-      reply = await this.#secretCommand(encodeBase64(answer(challenge, round) ?? ""));
+      reply = await this.#secretCommand(encodeBase64(await answer(challenge, round) ?? ""));
       if (round > MAX_CHALLENGES) {
         this.close();
         throw new SMTPException(
@@ -427,7 +442,8 @@ export class SMTP {
 
   /**
    * Sends one message: EHLO or HELO if not said yet, MAIL, RCPT for each
-   * recipient, DATA. Returns the recipients the server refused (when it
+   * recipient, DATA (with `pipelining`, in one write when the server lists
+   * PIPELINING). Returns the recipients the server refused (when it
    * accepted at least one); throws when the sender, all recipients or the
    * message were refused.
    */
@@ -467,36 +483,40 @@ export class SMTP {
       options.push("BODY=8BITMIME");
     }
 
-    const [mailCode, mailMessage] = await this.mail(fromAddr, options);
-    if (mailCode !== 250) {
-      await this.#abort(mailCode);
-      throw new SMTPSenderRefused(mailCode, mailMessage, fromAddr);
+    this.#requireTlsFor("MAIL");
+    const commands = [
+      this.#mailCommand(fromAddr, options),
+      ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions)),
+      "data",
+    ];
+    for (const line of commands) this.#checkCommand(line);
+    const envelope = new Envelope(fromAddr, recipients);
+    if (this.#options.pipelining && this.hasExtn("pipelining")) {
+      await this.#envelopeInOneWrite(commands, envelope);
+    } else {
+      await this.#envelopeOneByOne(commands, envelope);
     }
-    const refused = new Map<string, SMTPReply>();
-    for (const recipient of recipients) {
-      const reply = await this.rcpt(recipient, rcptOptions);
-      if (reply[0] !== 250 && reply[0] !== 251) refused.set(recipient, reply);
-      if (reply[0] === 421) {
-        this.close();
-        throw new SMTPRecipientsRefused(refused);
-      }
+    const failure = envelope.failure();
+    if (failure !== null) {
+      // DATA accepted after all: end it at once with no message (RFC 2920 section 3.1).
+      if (envelope.dataStarted) await this.#sendData(END_OF_DATA);
+      if (!(failure instanceof SMTPDataError)) await this.#abort();
+      throw failure;
     }
-    if (refused.size === recipients.length) {
-      await this.#abort(0);
-      throw new SMTPRecipientsRefused(refused);
+    const end = await this.#sendData(encoded.payload);
+    if (end.code !== 250) {
+      await this.#abort();
+      throw new SMTPDataError(end.code, end.message);
     }
-    const [dataCode, dataMessage] = await this.#data(encoded.payload);
-    if (dataCode !== 250) {
-      await this.#abort(dataCode);
-      throw new SMTPDataError(dataCode, dataMessage);
-    }
-    return refused;
+    return envelope.refused;
   }
 
   /** Says QUIT, forgets the EHLO state and closes the connection. */
   async quit(): Promise<SMTPReply> {
     try {
-      return await this.docmd("quit");
+      await this.#putcmd("quit");
+      const { code, message } = await this.#getreply("command");
+      return [code, message];
     } finally {
       this.#forgetEhlo();
       this.close();
@@ -505,28 +525,112 @@ export class SMTP {
 
   /** Closes the connection without QUIT; safe to call more than once. */
   close(): void {
-    const conn = this.#conn;
-    this.#conn = null;
-    try {
-      conn?.close();
-    } catch {
-      // Already closed by the other side or by a timeout.
+    this.#conn.close();
+  }
+
+  // ---- the plumbing below: commands out, replies in ----
+
+  /** MAIL, RCPTs and DATA one at a time, stopping where the transaction cannot go on. */
+  async #envelopeOneByOne(commands: string[], envelope: Envelope): Promise<void> {
+    for (const [i, line] of commands.entries()) {
+      await this.#putcmd(line);
+      const reply = i === commands.length - 1
+        ? await this.#dataStartReply()
+        : this.#pair(await this.#getreply("command"));
+      if (!envelope.take(reply)) return;
     }
   }
 
-  // ---- the plumbing below: commands out, replies in, with deadlines ----
-
-  /** After a refusal: close on 421, else RSET (ignoring a lost connection). */
-  async #abort(code: number): Promise<void> {
-    if (code === 421) {
-      this.close();
-      return;
+  /**
+   * MAIL, RCPTs and DATA in one write (RFC 2920), the replies read in order
+   * while the write goes on, so that a server answering before it has read
+   * everything cannot deadlock with us. Stops reading at a 421.
+   */
+  async #envelopeInOneWrite(commands: string[], envelope: Envelope): Promise<void> {
+    for (const line of commands) this.#debug("send:", () => pyRepr(`${line}\r\n`));
+    const bytes = encoder.encode(commands.map((line) => `${line}\r\n`).join(""));
+    let writeError: unknown = null;
+    const writing = this.#conn.write(bytes, "command").catch((error) => {
+      writeError = error;
+    });
+    try {
+      for (let i = 0; i < commands.length && !envelope.closing; i++) {
+        envelope.take(
+          i === commands.length - 1
+            ? await this.#dataStartReply()
+            : this.#pair(await this.#getreply("command")),
+        );
+      }
+    } catch (error) {
+      await writing; // the failure closed the connection, so the write ends too
+      throw writeError ?? error;
     }
+    await writing;
+    if (writeError !== null && !envelope.closing) throw writeError;
+  }
+
+  /** DATA's reply, shown in the transcript as smtplib's `data:` line. */
+  async #dataStartReply(): Promise<SMTPReply> {
+    const start = await this.#getreply("dataStart");
+    this.#debug("data:", () => `(${start.code}, ${pyBytesRepr(start.messageBytes)})`);
+    return [start.code, start.message];
+  }
+
+  /** Writes the encoded message (after 354) and reads the reply to its end. */
+  async #sendData(payload: Uint8Array): Promise<Reply> {
+    this.#debug("send:", () => pyBytesRepr(payload));
+    await this.#conn.write(payload, "dataBlock");
+    const end = await this.#getreply("dataEnd");
+    this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
+    return end;
+  }
+
+  /** After a refusal: RSET, unless the server has closed (421) or goes away. */
+  async #abort(): Promise<void> {
+    if (this.#conn.closed) return;
     try {
       await this.rset();
     } catch (error) {
-      if (!(error instanceof SMTPServerDisconnected)) throw error;
+      const closing = error instanceof SMTPResponseException && error.code === 421;
+      if (!(error instanceof SMTPServerDisconnected) && !closing) throw error;
     }
+  }
+
+  /** EHLO, then HELO if EHLO is refused, unless one was said already. */
+  async #greet(): Promise<void> {
+    if (this.heloResp !== null || this.ehloResp !== null) return;
+    const [ehloCode, ehloMessage] = await this.ehlo();
+    if (ehloCode >= 200 && ehloCode <= 299) return;
+    if (this.#options.requireTls && !this.isTls) {
+      this.#refuse(
+        `the server refused EHLO (${formatReply([ehloCode, ehloMessage])}), so no STARTTLS`,
+      );
+    }
+    const [code, message] = await this.helo();
+    if (!(code >= 200 && code <= 299)) throw new SMTPHeloError(code, message);
+  }
+
+  /** With `requireTls`, refuses `command` (closing the connection) unless under TLS. */
+  #requireTlsFor(command: string): void {
+    if (this.#options.requireTls && !this.isTls) {
+      this.#refuse(`the connection is not under TLS: refusing to send ${command}`);
+    }
+  }
+
+  /** Closes the connection and throws: `requireTls` cannot be met. */
+  #refuse(why: string): never {
+    this.close();
+    throw new SMTPNotSupportedError(
+      `TLS is required (requireTls), but ${why}; the connection is closed and nothing more was sent`,
+    );
+  }
+
+  /** `mail FROM:<sender> options`; SMTPUTF8 lets the commands after it hold UTF-8. */
+  #mailCommand(sender: string, options: string[]): string {
+    if (options.some((o) => o.toLowerCase() === "smtputf8") && this.hasExtn("smtputf8")) {
+      this.#utf8Commands = true;
+    }
+    return `mail FROM:${quoteaddr(sender)}${optionList(options)}`;
   }
 
   #addAuth(mechanisms: string): void {
@@ -548,14 +652,12 @@ export class SMTP {
   async #secretCommand(...words: string[]): Promise<SMTPReply> {
     const secret = words.length - 1;
     const shown = words.map((word, i) => i === secret ? "********" : word).join(" ");
-    await this.#putcmd(words.join(" "), "", shown);
-    const { code, message } = await this.#getreply("command");
-    return [code, message];
+    await this.#putcmd(words.join(" "), shown);
+    return this.#pair(await this.#getreply("command"));
   }
 
-  /** Writes `cmd args\r\n`, refusing CR or LF (and non-ASCII outside SMTPUTF8). */
-  async #putcmd(cmd: string, args = "", shown?: string): Promise<void> {
-    const line = args === "" ? cmd : `${cmd} ${args}`;
+  /** Refuses a command that holds CR or LF (or non-ASCII outside SMTPUTF8). */
+  #checkCommand(line: string): void {
     if (/[\r\n]/.test(line)) {
       throw new SMTPException(
         `Refusing to send a command that holds CR or LF: ${pyRepr(line)}`,
@@ -566,75 +668,51 @@ export class SMTP {
         `Refusing to send a non-ASCII command without SMTPUTF8: ${pyRepr(line)}`,
       );
     }
-    this.#debug("send:", () => pyRepr(`${shown ?? line}\r\n`));
-    await this.#write(encoder.encode(`${line}\r\n`), "command");
   }
 
-  /** Reads one reply within the step's deadline, showing it in the transcript. */
+  /** Writes `line\r\n` (checked first); `shown` replaces it in the transcript. */
+  async #putcmd(line: string, shown?: string): Promise<void> {
+    this.#checkCommand(line);
+    if (this.#conn.closed && this.#closedBy !== null) {
+      throw new SMTPServerDisconnected(
+        `The server closed the connection with ${formatReply(this.#pair(this.#closedBy))}`,
+      );
+    }
+    this.#debug("send:", () => pyRepr(`${shown ?? line}\r\n`));
+    await this.#conn.write(encoder.encode(`${line}\r\n`), "command");
+  }
+
+  /**
+   * Reads one reply within the step's deadline, showing it in the
+   * transcript. A 421 closes the connection at once: the server is going.
+   */
   async #getreply(step: Step): Promise<Reply> {
-    const reply = await this.#withDeadline(
+    const reply = await this.#conn.readReply(
       step,
-      "waiting for the server's reply",
-      () =>
-        this.#reader.readReply((line) => this.#debug("reply:", () => pyBytesRepr(line))).catch(
-          (error) => {
-            this.close();
-            throw error;
-          },
-        ),
+      (line) => this.#debug("reply:", () => pyBytesRepr(line)),
     );
     this.#debug("reply:", () => `retcode (${reply.code}); Msg: ${pyBytesRepr(reply.messageBytes)}`);
+    if (reply.code === 421) {
+      this.#closedBy = reply;
+      this.close();
+    }
     return reply;
   }
 
-  /** Writes all of `bytes` within the step's deadline. */
-  async #write(bytes: Uint8Array, step: Step): Promise<void> {
-    const conn = this.#connection();
-    await this.#withDeadline(step, "sending to the server", async () => {
-      try {
-        for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
-      } catch (error) {
-        this.close();
-        throw new SMTPServerDisconnected(`Connection lost while sending: ${messageOf(error)}`);
-      }
-    });
-  }
-
-  /** Runs `work`, closing the connection if it takes longer than `step` allows. */
-  async #withDeadline<T>(step: Step, what: string, work: () => Promise<T>): Promise<T> {
-    const ms = this.#options.timeout ?? DEFAULT_TIMEOUTS[step];
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      this.close();
-    }, ms);
-    try {
-      return await work();
-    } catch (error) {
-      if (timedOut) {
-        throw new NetworkError(`Timed out after ${seconds(ms)} ${what}`, { cause: error });
-      }
-      throw error;
-    } finally {
-      clearTimeout(timer);
+  /** A reply as smtplib returns it; a 421 (the server closing) is thrown instead. */
+  #result(reply: Reply): SMTPReply {
+    if (reply.code === 421) {
+      throw new SMTPResponseException(
+        reply.code,
+        reply.message,
+        "The server closed the connection",
+      );
     }
+    return [reply.code, reply.message];
   }
 
-  #readerFor(conn: Deno.Conn): ReplyReader {
-    return new ReplyReader({
-      read: async (buffer) => {
-        try {
-          return await conn.read(buffer);
-        } catch (error) {
-          throw new SMTPServerDisconnected(`Connection unexpectedly closed: ${messageOf(error)}`);
-        }
-      },
-    });
-  }
-
-  #connection(): Deno.Conn {
-    if (this.#conn === null) throw new SMTPServerDisconnected("please run connect() first");
-    return this.#conn;
+  #pair(reply: Reply): SMTPReply {
+    return [reply.code, reply.message];
   }
 
   /**
@@ -649,6 +727,11 @@ export class SMTP {
   }
 }
 
+/** `rcpt TO:<recipient> options`. */
+function rcptCommand(recipient: string, options: string[]): string {
+  return `rcpt TO:${quoteaddr(recipient)}${optionList(options)}`;
+}
+
 /** `[127.0.0.1]` or `[IPv6:::1]`: this end's address, for EHLO. */
 function addressLiteral(addr: Deno.Addr): string {
   if (addr.transport !== "tcp" && addr.transport !== "udp") return "[127.0.0.1]";
@@ -657,14 +740,6 @@ function addressLiteral(addr: Deno.Addr): string {
 
 function optionList(options: string[]): string {
   return options.length ? " " + options.join(" ") : "";
-}
-
-function seconds(ms: number): string {
-  return `${ms / 1000} s`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Python's `datetime.now().time()`: `13:45:07.123456`. */

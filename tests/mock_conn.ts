@@ -26,7 +26,7 @@
  * @module
  */
 
-import type { Dialer, TlsUpgrader } from "../lib/smtp.ts";
+import type { Dialer, TlsDialer, TlsUpgrader } from "../lib/smtp.ts";
 
 /** One step of a scripted conversation. */
 export type Step =
@@ -185,6 +185,27 @@ export class MockServer {
     if (step.kind === "tlsFails") tlsConn.handshakeError = step.error;
     this.conns.push(tlsConn);
     return Promise.resolve(tlsConn);
+  };
+
+  /**
+   * For `SMTPOptions.dialTls` (implicit TLS): records the host, port and CA
+   * certificates, returns a mock TLS connection. A `tlsFails` step first in
+   * the script makes its handshake fail (or, with `atHandshake: false`, the
+   * dial itself).
+   */
+  dialTls: TlsDialer = (hostname, port, caCerts, _signal) => {
+    this.dialed.push({ hostname, port });
+    this.tlsUpgrades.push({ hostname, caCerts });
+    if (this.conns.length > 0) this.#fail("the client dialled a second time");
+    const step = this.steps[this.at];
+    if (step?.kind === "tlsFails") {
+      this.at++;
+      if (!step.atHandshake) return Promise.reject(step.error);
+    }
+    const conn = new MockConn(this, this.#options.ipv6 ?? false);
+    if (step?.kind === "tlsFails") conn.handshakeError = step.error;
+    this.conns.push(conn);
+    return Promise.resolve(conn);
   };
 
   /** The connection in use: the TLS one after an upgrade. */
