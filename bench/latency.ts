@@ -45,6 +45,8 @@ export interface LatencyRow {
   runs: Record<number, number[]>;
   /** Whether every run ended with QUIT's reply (else with the last reply before closing). */
   quit: boolean;
+  /** The proxy's own lateness in each run, in round trips (`Session.lateMs` in bench/proxy.ts). */
+  late: number[];
 }
 
 /** One send through a fresh proxy, started. */
@@ -52,7 +54,7 @@ interface Send {
   /** Resolves once the client has connected (its start-up is over). */
   connected: Promise<void>;
   /** The round trips, and whether the session ended with QUIT's reply. */
-  done: Promise<{ rtt: number; quit: boolean }>;
+  done: Promise<{ rtt: number; quit: boolean; late: number }>;
 }
 
 function startSend(sinkPort: number, sender: SenderName, file: string, count: number): Send {
@@ -64,7 +66,11 @@ function startSend(sinkPort: number, sender: SenderName, file: string, count: nu
       if (session?.lastReplySeconds === undefined) {
         throw new Error(`${sender}: no reply went through the proxy`);
       }
-      return { rtt: session.lastReplySeconds * 1000 / RTT_MS, quit: session.quitReplied };
+      return {
+        rtt: session.lastReplySeconds * 1000 / RTT_MS,
+        quit: session.quitReplied,
+        late: session.lateMs / RTT_MS,
+      };
     } finally {
       proxy.close();
     }
@@ -94,14 +100,16 @@ export async function measureLatency(
     rtt: {},
     runs: Object.fromEntries(COUNTS.map((count) => [count, []])),
     quit: true,
+    late: [],
   }));
   const jobs = CLIENTS.flatMap((client, i) => COUNTS.map((count) => ({ client, i, count })));
   const slow = jobs.filter((job) => !job.client.pipelines && job.count > 1);
   const quick = jobs.filter((job) => !slow.includes(job));
   const record = (job: typeof jobs[number], send: Send) =>
-    send.done.then(({ rtt, quit }) => {
+    send.done.then(({ rtt, quit, late }) => {
       rows[job.i].runs[job.count].push(rtt);
       rows[job.i].quit &&= quit;
+      rows[job.i].late.push(late);
     });
   const background: Promise<unknown>[] = [];
   let failure: unknown;

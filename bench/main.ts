@@ -41,7 +41,7 @@ import {
 } from "./util.ts";
 
 const RUNS = 3;
-const LATENCY_ROUNDS = 3;
+const LATENCY_ROUNDS = 5;
 const STARTUP_ROUNDS = 21;
 const SIZES_MB = [1, 10, 50];
 const MB = 1_000_000;
@@ -213,7 +213,11 @@ function latencyTable(rows: LatencyRow[]): string {
   const noQuit = rows.some((row) => !row.quit)
     ? "\n\n\\* sends no QUIT: closes after the message's reply, so one round trip fewer"
     : "";
-  return text + noQuit;
+  const late = rows.flatMap((row) => row.late);
+  const proxyNote = `\n\nThe proxy's own lateness (past ${RTT_MS / 2} ms, summed over a ` +
+    `session's chunks): median ${median(late).toFixed(2)} RTT, at most ` +
+    `${Math.max(...late).toFixed(2)} RTT per session`;
+  return text + noQuit + proxyNote;
 }
 
 function startupTable(rows: StartupRow[]): string {
