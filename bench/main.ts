@@ -7,8 +7,8 @@
  *   sink server (bench/sink.ts) on 127.0.0.1 from one child process per
  *   send, so each sender's peak memory is its own (`/usr/bin/time`). The
  *   senders: the wire limit and the string limit (bench/send_raw.ts), the
- *   helper (bench/send_helper.ts), smtplib (bench/send_smtplib.py) and
- *   Nodemailer (bench/send_nodemailer.mjs). {@link RUNS} runs each,
+ *   helper (bench/send_helper.ts; at 1,000 recipients also pipelined),
+ *   smtplib (bench/send_smtplib.py) and Nodemailer (bench/send_nodemailer.mjs). {@link RUNS} runs each,
  *   senders interleaved; the median counts, and a ratio between two
  *   senders is the median of the per-run ratios.
  * - latency: round trips through a delaying proxy (bench/latency.ts);
@@ -51,6 +51,12 @@ const RECIPIENTS = 1000;
 const DEADLINE_MS = 280_000;
 
 const SENDERS: SenderName[] = ["wire", "string", "helper", "smtplib", "nodemailer"];
+/** The recipients case adds the pipelined helper. */
+const RCPT_SENDERS: SenderName[] = [
+  ...SENDERS.slice(0, 3),
+  "helper-pipelined",
+  ...SENDERS.slice(3),
+];
 
 /** What one send measured. */
 interface Sample {
@@ -122,7 +128,7 @@ async function measureThroughput(
   const bookWire = `${temp}/book.wire`;
   Deno.writeFileSync(bookWire, wirePayload(book));
   const baselineKiB = new Map<SenderName, number>();
-  for (const sender of SENDERS) {
+  for (const sender of RCPT_SENDERS) {
     const file = sender === "wire" ? bookWire : bookFile;
     const sample = await send(sink, senderCommand(sender, sink.port, file, 1), rssFile);
     baselineKiB.set(sender, sample.peakRssKiB ?? NaN);
@@ -134,10 +140,11 @@ async function measureThroughput(
     textFile: string,
     wireFile: string,
     count: number,
+    senders: SenderName[],
   ) => {
-    const samples = new Map<SenderName, Sample[]>(SENDERS.map((s) => [s, []]));
+    const samples = new Map<SenderName, Sample[]>(senders.map((s) => [s, []]));
     for (let i = 0; i < RUNS; i++) {
-      for (const sender of SENDERS) {
+      for (const sender of senders) {
         const file = sender === "wire" ? wireFile : textFile;
         const command = senderCommand(sender, sink.port, file, count);
         samples.get(sender)!.push(await send(sink, command, rssFile));
@@ -146,7 +153,7 @@ async function measureThroughput(
     // The string limit sends the text as it is, plus CRLF . CRLF.
     const wireBytes = Deno.statSync(wireFile).size;
     const times = (sender: SenderName) => samples.get(sender)!.map((s) => s.seconds);
-    for (const sender of SENDERS) {
+    for (const sender of senders) {
       const list = samples.get(sender)!;
       const expected = sender === "string" ? message.length + 5 : wireBytes;
       if (list.some((s) => s.sinkBytes !== expected)) {
@@ -182,9 +189,9 @@ async function measureThroughput(
     const wireFile = `${temp}/message-${sizeMB}MB.wire`;
     Deno.writeTextFileSync(textFile, message);
     Deno.writeFileSync(wireFile, wirePayload(message));
-    await measureCase(`${sizeMB} MB`, message, textFile, wireFile, 1);
+    await measureCase(`${sizeMB} MB`, message, textFile, wireFile, 1, SENDERS);
   }
-  await measureCase(`${RECIPIENTS} rcpts`, book, bookFile, bookWire, RECIPIENTS);
+  await measureCase(`${RECIPIENTS} rcpts`, book, bookFile, bookWire, RECIPIENTS, RCPT_SENDERS);
   return rows;
 }
 
