@@ -296,7 +296,9 @@ function help(prog: string, usage: string): string[] {
     "                     PIPELINING (RFC 2920)",
     "  -h, --help         show this help",
     "",
-    "Deno's own options (-N, --cert FILE, ...) go before the script name:",
+    "Deno's own options go before the script name (-N: network only; --cert FILE:",
+    "trust that CA too), the script's anywhere after it:",
+    `  deno run -N ${prog} 127.0.0.1:2525 sender@example.com brandon@example.com`,
     `  deno run -N ${prog} --starttls smtp.example.com:587 sender@example.com brandon@example.com`,
     "",
     "Exit status:",
@@ -381,7 +383,7 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
   const { prog, server, fromaddr, toaddrs, options } = command;
   const rest = [server, fromaddr, ...toaddrs];
   if (message.includes("Failed opening CA file")) {
-    const file = caFileFromEnvironment();
+    const file = caFileGiven();
     return [
       `the CA file given to Deno with --cert or DENO_CERT cannot be read${
         file ? `: ${file}` : ""
@@ -397,24 +399,20 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
       "or set DENO_CERT=FILE.",
     ];
   }
-  if (!options.tls && connection === undefined) {
+  if (!options.tls && connection === undefined && !message.startsWith("Could not connect")) {
     let port = 0;
     try {
       port = parseServer(server).port;
     } catch { /* no port to judge by */ }
-    const looksLikeTls = /looks like TLS/i.test(message);
-    const noGreeting = message.includes("waiting for the server's greeting");
-    if (looksLikeTls || noGreeting || port === IMPLICIT_TLS_PORT) {
-      const why = looksLikeTls
-        ? "the server answered with TLS"
-        : noGreeting
-        ? "the server sent no greeting"
-        : `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte`;
-      return [
-        `${why}: if it speaks TLS from the first byte (implicit TLS, port ${IMPLICIT_TLS_PORT}), try --tls:`,
-        `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`,
-      ];
-    }
+    const implicit = `TLS from the first byte (implicit TLS, as on port ${IMPLICIT_TLS_PORT})`;
+    const why = /looks like TLS/i.test(message)
+      ? `the server answered with TLS: it speaks ${implicit}. Try --tls:`
+      : message.includes("waiting for the server's greeting")
+      ? `the server sent no greeting: if it speaks ${implicit}, try --tls:`
+      : port === IMPLICIT_TLS_PORT
+      ? `port ${IMPLICIT_TLS_PORT} is for TLS from the first byte (implicit TLS): try --tls:`
+      : undefined;
+    if (why) return [why, `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), ...rest])}`];
   }
   if (
     options.tls && connection === undefined && message.startsWith("TLS handshake") &&
@@ -447,14 +445,29 @@ function flagsOf(options: SMTPOptions): string[] {
   ];
 }
 
-/** DENO_CERT's value when this script may read it; else undefined. */
-function caFileFromEnvironment(): string | undefined {
+/**
+ * The CA file given to Deno, where this script may know it: `--cert FILE`
+ * from Deno's command line (Deno lets only `-A` read /proc/self/cmdline),
+ * else `DENO_CERT` (when it may read that variable). Asks for nothing.
+ */
+function caFileGiven(): string | undefined {
   try {
-    const state = Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state;
-    return state === "granted" ? Deno.env.get("DENO_CERT") : undefined;
-  } catch {
-    return undefined;
-  }
+    // Only with -A: reading it otherwise could make Deno prompt at a terminal.
+    const all = (["read", "write", "net", "env", "run", "sys", "ffi"] as const)
+      .every((name) => Deno.permissions.querySync({ name }).state === "granted");
+    const words = all ? Deno.readTextFileSync("/proc/self/cmdline").split("\0") : [];
+    for (let i = 0; i < words.length; i++) {
+      if (words[i] === "--cert" && i + 1 < words.length) return words[i + 1];
+      if (words[i].startsWith("--cert=")) return words[i].slice("--cert=".length);
+      if (!words[i].startsWith("-") && /\.[jt]sx?$/.test(words[i])) break; // the script
+    }
+  } catch { /* not allowed, or not Linux */ }
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: "DENO_CERT" }).state === "granted") {
+      return Deno.env.get("DENO_CERT");
+    }
+  } catch { /* not to be known */ }
+  return undefined;
 }
 
 // ---- prompts for login.ts ----

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * const conn = await Connection.open("localhost:2525", "localhost", 2525, {});
+ * const conn = await Connection.open("localhost:2525", {});
  * const greeting = await conn.readReply("greeting");
  * conn.close();
  * ```
@@ -17,6 +17,13 @@
 
 import { NetworkError, SMTPServerDisconnected } from "./errors.ts";
 import { type Reply, ReplyReader } from "./reply.ts";
+import { pyRepr } from "./repr.ts";
+
+/** The port SMTP servers listen on. */
+export const SMTP_PORT = 25;
+
+/** The port for SMTP over implicit TLS (RFC 8314; smtplib's `SMTP_SSL_PORT`). */
+export const IMPLICIT_TLS_PORT = 465;
 
 /**
  * How long to wait, in milliseconds, for each step. The reply timeouts are
@@ -79,6 +86,32 @@ export interface ConnectionOptions {
   startTls?: TlsUpgrader;
 }
 
+/**
+ * Splits `host`, `host:port` or `[v6address]:port` into host name and port,
+ * as smtplib does (a bare IPv6 address with several colons is a host).
+ * `defaultPort` is used when the string names none.
+ */
+export function parseServer(
+  server: string,
+  defaultPort: number = SMTP_PORT,
+): { host: string; port: number } {
+  let host = server;
+  let port = String(defaultPort);
+  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(server);
+  if (bracketed) {
+    host = bracketed[1];
+    port = bracketed[2] ?? port;
+  } else if (server.indexOf(":") === server.lastIndexOf(":") && server.includes(":")) {
+    [host, port] = server.split(":");
+  }
+  const number = Number(port);
+  if (!/^\d+$/.test(port) || number < 1 || number > 65535) {
+    throw new NetworkError(`invalid port in server address ${pyRepr(server)}`);
+  }
+  if (host === "") throw new NetworkError(`no host in server address ${pyRepr(server)}`);
+  return { host, port: number };
+}
+
 /** The timeout of `step` in milliseconds, clamped to what the runtime's timers allow. */
 export function timeoutOf(step: Step, timeout?: number): number {
   const ms = timeout ?? DEFAULT_TIMEOUTS[step];
@@ -90,29 +123,35 @@ export function timeoutOf(step: Step, timeout?: number): number {
 export class Connection {
   /** The host name dialled, used to check TLS certificates. */
   readonly host: string;
+  /** The port dialled. */
+  readonly port: number;
   #conn: Deno.Conn | null;
   #reader: ReplyReader;
   #options: ConnectionOptions;
   #tls: boolean;
 
-  private constructor(conn: Deno.Conn, host: string, tls: boolean, options: ConnectionOptions) {
+  private constructor(
+    conn: Deno.Conn,
+    host: string,
+    port: number,
+    tls: boolean,
+    options: ConnectionOptions,
+  ) {
     this.#conn = conn;
     this.#reader = readerFor(conn);
     this.host = host;
+    this.port = port;
     this.#tls = tls;
     this.#options = options;
   }
 
   /**
-   * Dials `host` and `port` (over TLS with `options.tls`, the handshake done
-   * and the certificate checked). `server` names the server in errors.
+   * Dials `server` (`host`, `host:port` or `[v6address]:port`; port 25, or
+   * 465 with `options.tls`), over TLS with `options.tls`: the handshake done
+   * and the certificate's chain and host name checked.
    */
-  static async open(
-    server: string,
-    host: string,
-    port: number,
-    options: ConnectionOptions,
-  ): Promise<Connection> {
+  static async open(server: string, options: ConnectionOptions): Promise<Connection> {
+    const { host, port } = parseServer(server, options.tls ? IMPLICIT_TLS_PORT : SMTP_PORT);
     const ms = timeoutOf("connect", options.timeout);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), ms);
@@ -130,7 +169,7 @@ export class Connection {
     } finally {
       clearTimeout(timer);
     }
-    const connection = new Connection(conn, host, options.tls ?? false, options);
+    const connection = new Connection(conn, host, port, options.tls ?? false, options);
     if (options.tls) await connection.#handshake(conn as Deno.TlsConn);
     else (conn as Deno.TcpConn).setNoDelay(true); // QUIT after the payload must not wait on Nagle
     return connection;
@@ -158,23 +197,20 @@ export class Connection {
 
   /**
    * Reads one reply within `step`'s deadline; `onLine` sees each raw line.
-   * Any failure closes the connection.
+   * Any failure closes the connection. For the greeting, TLS bytes where
+   * the reply should be (a server that expects TLS from the first byte)
+   * are an `SMTPServerDisconnected` that says "this looks like TLS".
    */
   readReply(step: Step, onLine?: (line: Uint8Array) => void): Promise<Reply> {
-    return this.#withDeadline(
-      step,
-      waitingFor(step),
-      () => this.#closeOnError(this.#reader.readReply(onLine)),
-    );
-  }
-
-  /** Waits, within `step`'s deadline, until `n` bytes are received or the input ends. */
-  peek(n: number, step: Step): Promise<Uint8Array> {
-    return this.#withDeadline(
-      step,
-      waitingFor(step),
-      () => this.#closeOnError(this.#reader.peek(n)),
-    );
+    return this.#withDeadline(step, waitingFor(step), async () => {
+      try {
+        if (step === "greeting") looksLikeTls(await this.#reader.peek(2));
+        return await this.#reader.readReply(onLine);
+      } catch (error) {
+        this.close();
+        throw error;
+      }
+    });
   }
 
   /** Writes all of `bytes` within `step`'s deadline; a failure closes the connection. */
@@ -241,16 +277,6 @@ export class Connection {
     });
   }
 
-  /** Closes the connection when `work` fails (the reader never closes it itself). */
-  async #closeOnError<T>(work: Promise<T>): Promise<T> {
-    try {
-      return await work;
-    } catch (error) {
-      this.close();
-      throw error;
-    }
-  }
-
   /**
    * Runs `work`, closing the connection if it takes longer than `step`
    * allows. The timeout is thrown at once, whether or not the work notices
@@ -312,6 +338,16 @@ function closeQuietly(conn: Deno.Conn | null): void {
     conn?.close();
   } catch {
     // Already closed by the other side or by a timeout.
+  }
+}
+
+/** Throws when `head` starts like a TLS record (handshake 0x16 or alert 0x15, version 3.x). */
+function looksLikeTls(head: Uint8Array): void {
+  if ((head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
+    throw new SMTPServerDisconnected(
+      `The server sent a TLS record (0x${head[0].toString(16)} 0x03) where its SMTP greeting ` +
+        "should be: this looks like TLS from the first byte (implicit TLS)",
+    );
   }
 }
 

@@ -10,7 +10,7 @@
  *
  * @example Send one message
  * ```ts
- * import { SMTP } from "./lib/smtp.ts";
+ * import { SMTP } from "@fopnp/smtp"; // in this repository: "./lib/smtp.ts"
  *
  * const connection = await SMTP.connect("localhost:2525");
  * await connection.sendmail("me@example.com", ["you@example.com"], "Subject: hi\n\nHello\n");
@@ -31,7 +31,6 @@ import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import {
   formatReply,
-  NetworkError,
   SMTPAuthenticationError,
   SMTPConnectError,
   SMTPDataError,
@@ -49,18 +48,14 @@ export * from "./errors.ts";
 export {
   DEFAULT_TIMEOUTS,
   type Dialer,
+  IMPLICIT_TLS_PORT,
   MAX_TIMEOUT,
+  parseServer,
+  SMTP_PORT,
   type TlsDialer,
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
-export { Envelope } from "./envelope.ts";
-
-/** The port SMTP servers listen on. */
-export const SMTP_PORT = 25;
-
-/** The port for SMTP over implicit TLS (RFC 8314; smtplib's `SMTP_SSL_PORT`). */
-export const IMPLICIT_TLS_PORT = 465;
 
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
@@ -113,32 +108,6 @@ const encoder = new TextEncoder();
 
 /** The lone `.` line that ends a DATA with no message (RFC 2920 section 3.1). */
 const END_OF_DATA = encoder.encode(".\r\n");
-
-/**
- * Splits `host`, `host:port` or `[v6address]:port` into host name and port,
- * as smtplib does (a bare IPv6 address with several colons is a host).
- * `defaultPort` is used when the string names none.
- */
-export function parseServer(
-  server: string,
-  defaultPort: number = SMTP_PORT,
-): { host: string; port: number } {
-  let host = server;
-  let port = String(defaultPort);
-  const bracketed = /^\[([^\]]*)\](?::(.*))?$/.exec(server);
-  if (bracketed) {
-    host = bracketed[1];
-    port = bracketed[2] ?? port;
-  } else if (server.indexOf(":") === server.lastIndexOf(":") && server.includes(":")) {
-    [host, port] = server.split(":");
-  }
-  const number = Number(port);
-  if (!/^\d+$/.test(port) || number < 1 || number > 65535) {
-    throw new NetworkError(`invalid port in server address ${pyRepr(server)}`);
-  }
-  if (host === "") throw new NetworkError(`no host in server address ${pyRepr(server)}`);
-  return { host, port: number };
-}
 
 /**
  * The bare address in angle brackets for MAIL and RCPT, as smtplib's
@@ -197,42 +166,50 @@ export class SMTP {
    * Connects to `server` (`host`, `host:port` or `[v6address]:port`; port 25
    * by default, 465 with `tls: true`) and reads the greeting, which must be 220.
    *
-   * @example Implicit TLS on port 465
+   * @example Implicit TLS on port 465 (smtplib's `SMTP_SSL`)
    * ```ts
+   * const message = "Subject: hi\n\nHello\n";
    * const smtp = await SMTP.connect("smtp.example.com", { tls: true });
-   * await smtp.login("me@example.com", password);
+   * await smtp.login("me@example.com", Deno.env.get("SMTP_PASSWORD") ?? "");
    * await smtp.sendmail("me@example.com", ["you@example.com"], message);
    * await smtp.quit();
    * ```
    *
-   * @example A provider's submission port 587: STARTTLS before the password
+   * @example A provider's submission port 587: STARTTLS before the password, or nothing
    * ```ts
+   * const message = "Subject: hi\n\nHello\n";
    * const smtp = await SMTP.connect("smtp.example.com:587", { requireTls: true });
-   * await smtp.login("me@example.com", password); // EHLO, STARTTLS, EHLO, AUTH
+   * // EHLO, STARTTLS, EHLO, then AUTH; a server without STARTTLS gets no password.
+   * await smtp.login("me@example.com", Deno.env.get("SMTP_PASSWORD") ?? "");
    * await smtp.sendmail("me@example.com", ["you@example.com"], message);
    * await smtp.quit();
    * ```
    *
-   * @example Pipelining: the envelope of 100 recipients in one round trip
+   * @example Pipelining (RFC 2920): the whole envelope in one round trip
    * ```ts
+   * const recipients = ["a@example.com", "b@example.com", "c@example.com"];
    * const smtp = await SMTP.connect("localhost:2525", { pipelining: true });
-   * const refused = await smtp.sendmail("me@example.com", recipients, message);
+   * const refused = await smtp.sendmail("me@example.com", recipients, "Subject: hi\n\nHello\n");
+   * console.log(`refused: ${[...refused.keys()].join(", ") || "none"}`);
    * await smtp.quit();
+   * ```
+   *
+   * @example A 421 at any step closes the connection and is thrown
+   * ```ts
+   * import { SMTP, SMTPResponseException } from "@fopnp/smtp";
+   *
+   * try {
+   *   const smtp = await SMTP.connect("localhost:2525");
+   *   await smtp.ehlo();
+   * } catch (error) {
+   *   if (error instanceof SMTPResponseException && error.code === 421) console.log(error.message);
+   * }
    * ```
    */
   static async connect(server: string, options: SMTPOptions = {}): Promise<SMTP> {
-    const { host, port } = parseServer(server, options.tls ? IMPLICIT_TLS_PORT : SMTP_PORT);
-    const conn = await Connection.open(server, host, port, options);
+    const conn = await Connection.open(server, options);
     const connection = new SMTP(conn, options);
-    connection.#debug("connect:", () => `(${pyRepr(host)}, ${port})`);
-    const head = await conn.peek(2, "greeting");
-    if ((head[0] === 0x15 || head[0] === 0x16) && head[1] === 0x03) {
-      conn.close();
-      throw new SMTPServerDisconnected(
-        `The server sent a TLS record (0x${head[0].toString(16)} 0x03) where its SMTP greeting ` +
-          "should be: this looks like TLS from the first byte (implicit TLS)",
-      );
-    }
+    connection.#debug("connect:", () => `(${pyRepr(conn.host)}, ${conn.port})`);
     const { code, message, messageBytes } = await connection.#getreply("greeting");
     connection.#debug("connect:", () => pyBytesRepr(messageBytes));
     if (code !== 220) {
@@ -547,6 +524,7 @@ export class SMTP {
    * everything cannot deadlock with us. Stops reading at a 421.
    */
   async #envelopeInOneWrite(commands: string[], envelope: Envelope): Promise<void> {
+    this.#checkOpen();
     for (const line of commands) this.#debug("send:", () => pyRepr(`${line}\r\n`));
     const bytes = encoder.encode(commands.map((line) => `${line}\r\n`).join(""));
     let writeError: unknown = null;
@@ -670,14 +648,19 @@ export class SMTP {
     }
   }
 
-  /** Writes `line\r\n` (checked first); `shown` replaces it in the transcript. */
-  async #putcmd(line: string, shown?: string): Promise<void> {
-    this.#checkCommand(line);
+  /** After the server's 421, says so rather than "please run connect() first". */
+  #checkOpen(): void {
     if (this.#conn.closed && this.#closedBy !== null) {
       throw new SMTPServerDisconnected(
         `The server closed the connection with ${formatReply(this.#pair(this.#closedBy))}`,
       );
     }
+  }
+
+  /** Writes `line\r\n` (checked first); `shown` replaces it in the transcript. */
+  async #putcmd(line: string, shown?: string): Promise<void> {
+    this.#checkCommand(line);
+    this.#checkOpen();
     this.#debug("send:", () => pyRepr(`${shown ?? line}\r\n`));
     await this.#conn.write(encoder.encode(`${line}\r\n`), "command");
   }

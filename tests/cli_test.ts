@@ -3,7 +3,8 @@
  * arguments, the usage line and its exit status, each script's `--help`,
  * `--timeout` and its limit, `--tls`, `--starttls` and `--pipelining`
  * anywhere among the arguments, Deno's options placed after the script
- * name, the hints, and the keys at the password prompt.
+ * name, the hints, and the keys at the password prompt (and Ctrl-C there on
+ * a pseudo-terminal made by script(1)).
  *
  * @module
  */
@@ -231,7 +232,7 @@ Deno.test("each script's -h is its own: what it shows, options, exit statuses", 
     ) {
       assert.ok(text.includes(option), `${prog}: ${option}`);
     }
-    assert.match(text, /Deno's own options .* go before the script name/);
+    assert.match(text, /Deno's own options go before the script name/);
     for (const status of ["0", "1", "2", "130"]) {
       assert.match(text, new RegExp(`^  ${status} +\\S`, "m"), `${prog}: status ${status}`);
     }
@@ -252,19 +253,25 @@ const COMMAND: CommandLine = {
 Deno.test("hint: no greeting, or TLS where a greeting should be, or port 465: try --tls", () => {
   const timeout = new NetworkError("Timed out after 300 s waiting for the server's greeting");
   assert.deepEqual(hintFor(timeout, COMMAND), [
-    "the server sent no greeting: if it speaks TLS from the first byte (implicit TLS, port 465), try --tls:",
+    "the server sent no greeting: if it speaks TLS from the first byte (implicit TLS, as on port 465), try --tls:",
     "  deno run -N login.ts --tls smtp.example.com:587 a@example.com b@example.com",
   ]);
   const tls = new SMTPServerDisconnected("Connection unexpectedly closed: this looks like TLS");
-  assert.match(hintFor(tls, COMMAND)[0], /^the server answered with TLS: .* try --tls:$/);
+  assert.equal(
+    hintFor(tls, COMMAND)[0],
+    "the server answered with TLS: it speaks TLS from the first byte (implicit TLS, as on port 465). Try --tls:",
+  );
   const on465 = new SMTPServerDisconnected("Connection unexpectedly closed");
   assert.deepEqual(hintFor(on465, { ...COMMAND, server: "smtp.example.com:465" }), [
-    "port 465 is for TLS from the first byte: if it speaks TLS from the first byte (implicit TLS, port 465), try --tls:",
+    "port 465 is for TLS from the first byte (implicit TLS): try --tls:",
     "  deno run -N login.ts --tls smtp.example.com:465 a@example.com b@example.com",
   ]);
   // Not with --tls given, and not for a plain refusal on port 25.
   assert.deepEqual(hintFor(timeout, { ...COMMAND, options: { tls: true } }), []);
   assert.deepEqual(hintFor(new NetworkError("Could not connect: refused"), COMMAND), []);
+  // Nobody listening on 465 is no sign of TLS.
+  const refused = new NetworkError("Could not connect to h:465: Connection refused (os error 111)");
+  assert.deepEqual(hintFor(refused, { ...COMMAND, server: "h:465" }), []);
 });
 
 Deno.test("hint: a certificate from an unknown CA: Deno's --cert FILE or DENO_CERT", () => {
@@ -313,4 +320,69 @@ Deno.test("password prompt keys: Ctrl-C interrupts (exit 130), Ctrl-D ends an em
   assert.equal(passwordKey(0x7f, 1), "erase");
   assert.equal(passwordKey(0x08, 1), "erase");
   assert.equal(passwordKey(0x61, 0), "char");
+});
+
+// ---- Ctrl-C at login.ts's prompts, on a real terminal ----
+
+/** Whether script(1) is here to give a child a pseudo-terminal. */
+const hasScript = await new Deno.Command("script", { args: ["--version"], stdout: "null" })
+  .output().then((o) => o.success, () => false);
+
+/**
+ * Runs login.ts on a pseudo-terminal (script -e reports its exit status),
+ * types `before` at the user name prompt, then each of `keys` once
+ * `waitFor` shows. Needs no network: it never gets past the prompts.
+ */
+async function loginOnTerminal(typed: { waitFor: string; keys: string }[]) {
+  const login = new URL("../login.ts", import.meta.url).pathname;
+  const child = new Deno.Command("script", {
+    args: [
+      "-qfec",
+      `${Deno.execPath()} run -N ${login} 127.0.0.1:9 a@example.com b@example.com`,
+      "/dev/null",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const killer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+  const writer = child.stdin.getWriter();
+  const reader = child.stdout.getReader();
+  let seen = "";
+  for (const { waitFor, keys } of typed) {
+    while (!seen.includes(waitFor)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += new TextDecoder().decode(value);
+    }
+    await writer.write(new TextEncoder().encode(keys));
+  }
+  await writer.close();
+  // Read to the end: a closed pipe would end script(1) with SIGPIPE instead.
+  while (true) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += new TextDecoder().decode(value);
+  }
+  const status = await child.status;
+  clearTimeout(killer);
+  return { code: status.code, seen };
+}
+
+Deno.test({
+  name: "login.ts: Ctrl-C at either prompt on a terminal exits 130",
+  ignore: !hasScript,
+  fn: async () => {
+    // The password prompt reads raw bytes: 0x03 arrives as a byte.
+    const atPassword = await loginOnTerminal([
+      { waitFor: "Enter username: ", keys: "brandon\r" },
+      { waitFor: "Enter password: ", keys: "ab\x03" },
+    ]);
+    assert.equal(atPassword.code, 130, atPassword.seen);
+    assert.doesNotMatch(atPassword.seen, /end of input|ab/);
+    // The user name prompt is a cooked line: the terminal sends SIGINT.
+    const atUser = await loginOnTerminal([{ waitFor: "Enter username: ", keys: "\x03" }]);
+    assert.equal(atUser.code, 130, atUser.seen);
+  },
 });

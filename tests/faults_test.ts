@@ -12,8 +12,14 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { makeTestCertificates } from "./hostile/certs.ts";
-import { type Script, type Session, startResettingServer, startServer } from "./hostile/server.ts";
+import { type KeyPair, makeTestCertificates } from "./hostile/certs.ts";
+import {
+  type Script,
+  type Session,
+  startResetAtServer,
+  startResettingServer,
+  startServer,
+} from "./hostile/server.ts";
 import { SMTP } from "../lib/smtp.ts";
 import { MAX_LINE } from "../lib/reply.ts";
 
@@ -54,6 +60,12 @@ interface RunOptions {
   to?: string[];
   /** Run inside a new network namespace (`unshare -n`): no network at all. */
   isolated?: boolean;
+  /** The listing's flags (`--tls`, `--starttls`, `--pipelining`), after `--timeout 1`. */
+  flags?: string[];
+  /** Deno's options instead of `-N --cert ca.pem`. */
+  deno?: string[];
+  /** Environment variables besides NO_COLOR. */
+  env?: Record<string, string>;
 }
 
 /** Runs `listing` as `deno run -N --cert ca.pem X.ts --timeout 1 server from to...`. */
@@ -61,12 +73,11 @@ async function run(listing: Listing, server: string, options: RunOptions = {}): 
   const deno = [
     Deno.execPath(),
     "run",
-    "-N",
-    "--cert",
-    caFile,
+    ...(options.deno ?? ["-N", "--cert", caFile]),
     `${ROOT}${listing}.ts`,
     "--timeout",
     String(TIMEOUT),
+    ...(options.flags ?? []),
     options.server ?? server,
     options.from ?? FROM,
     ...(options.to ?? [TO]),
@@ -76,7 +87,7 @@ async function run(listing: Listing, server: string, options: RunOptions = {}): 
   const child = new Deno.Command(argv[0], {
     args: argv.slice(1),
     cwd: ROOT,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...options.env },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -93,7 +104,9 @@ async function run(listing: Listing, server: string, options: RunOptions = {}): 
   // login's prompts have no newline: they start its first line.
   const cleaned = text.replace("Enter username: ", "");
   const stdout = cleaned === "" ? [] : cleaned.replace(/\n$/, "").split("\n");
-  return { stdout, stderr: new TextDecoder().decode(output.stderr), code: output.code, ms };
+  // And the password prompt starts stderr.
+  const stderr = new TextDecoder().decode(output.stderr).replace(/^Enter password: /, "");
+  return { stdout, stderr, code: output.code, ms };
 }
 
 // ---- what a scenario expects ----
@@ -107,12 +120,16 @@ interface Expected {
   received: Line[];
   /** For simple: the uncaught error's text on stderr. */
   stderr?: RegExp;
+  /** Every line on stderr (login's password prompt left out). */
+  stderrLines?: Line[];
   /** The client had to wait out one step's timeout. */
   waits?: boolean;
 }
 
 interface Case {
   server: Script;
+  /** The server speaks TLS from the first byte with these keys. */
+  tls?: KeyPair;
   expected: Expected;
   options?: RunOptions;
   /** Extra checks on the finished session. */
@@ -127,8 +144,8 @@ function scenario(name: string, listings: Listing[], make: (listing: Listing) =>
   scenarioCount++;
   Deno.test(`fault: ${name}`, async () => {
     await Promise.all(listings.map(async (listing) => {
-      const { server: script, expected, options, check } = make(listing);
-      await using server = startServer(script);
+      const { server: script, tls, expected, options, check } = make(listing);
+      await using server = startServer(script, { tls });
       const result = await run(listing, server.address, options);
       runCount++;
       const sessions = await server.finished();
@@ -139,6 +156,13 @@ function scenario(name: string, listings: Listing[], make: (listing: Listing) =>
         assert.equal(result.code, expected.code, "exit status");
         matchLines(received, expected.received, "received by the server");
         if (expected.stderr) assert.match(result.stderr, expected.stderr);
+        if (expected.stderrLines) {
+          // debug.ts's transcript aside.
+          const lines = result.stderr.split("\n").filter((line) =>
+            line !== "" && !/^(send|reply|data|connect): /.test(line)
+          );
+          matchLines(lines, expected.stderrLines, "stderr");
+        }
         assert.ok(
           result.ms < TIMEOUT * 1000 + STARTUP_SLACK_MS,
           `took ${Math.round(result.ms)} ms`,
@@ -389,7 +413,10 @@ const TIMED_OUT = `Timed out after ${TIMEOUT} s waiting for the server's reply`;
 
 scenario("greeting timeout (accepts, says nothing)", ALL, (listing) => ({
   server: async () => {},
-  expected: { ...failure(listing, TIMED_OUT), waits: true },
+  expected: {
+    ...failure(listing, `Timed out after ${TIMEOUT} s waiting for the server's greeting`),
+    waits: true,
+  },
 }));
 
 scenario("stall in the middle of the EHLO reply", ALL, (listing) => ({
@@ -1015,6 +1042,375 @@ scenario("ehlo.ts with a SIZE below the message", ["ehlo"], () => ({
     received: ["ehlo [127.0.0.1]"],
   },
 }));
+
+// ---- 421 at the steps not covered above ----
+
+const CLOSING = "The server closed the connection: 421 4.3.2 shutting down";
+
+scenario("421 in reply to EHLO: no HELO", ALL, (listing) => ({
+  server: async (s) => {
+    await s.send("220 hostile.test ESMTP\r\n");
+    await s.answer(/^ehlo /, "421 4.3.2 shutting down\r\n");
+  },
+  expected: { ...failure(listing, CLOSING), received: ["ehlo [127.0.0.1]"] },
+}));
+
+scenario("421 in reply to AUTH: no next mechanism", ["login"], () => ({
+  server: async (s) => {
+    await offerAuth(s, "PLAIN LOGIN");
+    await s.answer(/^AUTH PLAIN /, "421 4.3.2 shutting down\r\n");
+  },
+  expected: {
+    stdout: [FAILED, "421 4.3.2 shutting down"],
+    code: 1,
+    received: ["ehlo [127.0.0.1]", PASSWORD_PLAIN],
+  },
+}));
+
+// ---- the message accepted, then QUIT goes unanswered ----
+
+const NOTICE = "the server accepted the message but did not answer QUIT: ";
+
+/** Accepts the message, then does `atQuit` instead of answering QUIT. */
+function acceptedThen(listing: Listing, atQuit: (s: Session) => Promise<void>): Script {
+  return async (s) => {
+    await hello(s, listing);
+    await s.answer(/^mail FROM:/, "250 2.1.0 Ok\r\n");
+    await s.answer(/^rcpt TO:/, "250 2.1.5 Ok\r\n");
+    await s.answer(/^data$/, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    await s.readData();
+    await s.send("250 2.0.0 Ok: queued\r\n");
+    await s.expect(/^quit$/);
+    await atQuit(s);
+  };
+}
+
+scenario("accepted, then the server hangs up at QUIT", ALL, (listing) => ({
+  server: acceptedThen(listing, (s) => Promise.resolve(s.close())),
+  expected: {
+    ...success(listing),
+    stderrLines: [new RegExp(`^${listing}\\.ts: ${NOTICE}Connection unexpectedly closed`)],
+  },
+}));
+
+scenario("accepted, then the server stays silent at QUIT", ALL, (listing) => ({
+  server: acceptedThen(listing, async () => {}),
+  expected: {
+    ...success(listing),
+    stderrLines: [`${listing}.ts: ${NOTICE}${TIMED_OUT}`],
+    waits: true,
+  },
+}));
+
+scenarioCount++;
+Deno.test("fault: accepted, then the connection is reset at QUIT", async () => {
+  await Promise.all(ALL.map(async (listing) => {
+    const server = await startResetAtServer(/^quit$/);
+    const result = await run(listing, server.address);
+    runCount++;
+    assert.deepEqual(await server.finished(), [...helloSent(listing), ...sendSent(listing)]);
+    assert.deepEqual(result.stdout, success(listing).stdout, `${listing}.ts\n${result.stderr}`);
+    assert.equal(result.code, 0, listing);
+    const notices = result.stderr.split("\n").filter((line) => line.includes(NOTICE));
+    assert.equal(notices.length, 1, result.stderr);
+    assert.match(notices[0], new RegExp(`^${listing}\\.ts: ${NOTICE}.*reset`), result.stderr);
+    assert.doesNotMatch(result.stderr, /Uncaught/);
+  }));
+});
+
+// ---- --starttls: TLS or nothing ----
+
+scenario("--starttls against a server that strips STARTTLS", ALL, (listing) => ({
+  server: (s) => offerAuth(s, "PLAIN LOGIN"),
+  options: { flags: ["--starttls"] },
+  expected: {
+    ...failure(
+      listing,
+      listing === "tls"
+        ? "STARTTLS extension not supported by server; --starttls refuses to send in plain text."
+        : /^TLS is required \(requireTls\), but the server does not offer STARTTLS; .*nothing more was sent/,
+    ),
+    // Not one byte after EHLO: no AUTH (no password), no MAIL, no QUIT.
+    received: ["ehlo [127.0.0.1]"],
+  },
+}));
+
+scenario(
+  "--starttls with a good certificate: login after the upgrade",
+  ["login", "tls"],
+  (listing) => ({
+    server: async (s) => {
+      await offerStartTls(s, "220 2.0.0 Ready to start TLS\r\n");
+      if (!await s.startTls(certs.good)) throw s.tlsError;
+      await s.answer(/^ehlo /, reply(250, ["hostile.test", "AUTH PLAIN"]));
+      if (listing === "login") await s.answer(/^AUTH PLAIN /, "235 2.7.0 Authenticated\r\n");
+      await accept(s);
+    },
+    options: { flags: ["--starttls"] },
+    expected: {
+      stdout: listing === "tls" ? [NEGOTIATING, "Using TLS connection.", sent(1)] : [sent(1)],
+      code: 0,
+      received: [
+        "ehlo [127.0.0.1]",
+        "STARTTLS",
+        "ehlo [127.0.0.1]",
+        ...(listing === "login" ? [PASSWORD_PLAIN] : []),
+        ...sendSent(listing),
+      ],
+      stderrLines: [],
+    },
+    // The password went only inside TLS.
+    check: onlyTlsAfterStartTls,
+  }),
+);
+
+// ---- --tls: TLS from the first byte ----
+
+scenario("--tls against an implicit-TLS server", ALL, (listing) => ({
+  tls: certs.good,
+  server: async (s) => {
+    await hello(s, listing);
+    await accept(s);
+  },
+  options: { flags: ["--tls"] },
+  expected: {
+    stdout: [...(listing === "tls" ? ["Using TLS connection."] : []), sent(1)],
+    code: 0,
+    received: [...helloSent(listing), ...sendSent(listing)],
+    stderrLines: [],
+  },
+}));
+
+scenario(
+  "--tls with a certificate from an unknown CA: a --cert hint",
+  ["ehlo", "tls"],
+  (listing) => ({
+    tls: certs.selfSigned,
+    server: async () => {},
+    options: { flags: ["--tls"] },
+    expected: {
+      ...failure(listing, /^TLS handshake with 127\.0\.0\.1 failed: .*UnknownIssuer/),
+      stderrLines: [
+        `${listing}.ts: the server's certificate is signed by a CA that Deno does not trust.`,
+        `${listing}.ts: If you have that CA's certificate (PEM), give it to Deno before the script name:`,
+        new RegExp(
+          `^${listing}\\.ts: {3}deno run -N --cert FILE ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
+        ),
+        `${listing}.ts: or set DENO_CERT=FILE.`,
+      ],
+    },
+  }),
+);
+
+// ---- hints that point the way (stderr; stdout keeps the book's lines) ----
+
+/** The `--tls` hint: `why`, then the command with `--tls`. */
+function tlsHint(listing: Listing, why: string): Line[] {
+  return [
+    `${listing}.ts: ${why}`,
+    new RegExp(
+      `^${listing}\\.ts: {3}deno run -N ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
+    ),
+  ];
+}
+
+scenario("no --tls against an implicit-TLS server: no greeting, a --tls hint", ALL, (listing) => ({
+  tls: certs.good,
+  server: async () => {},
+  expected: {
+    ...failure(listing, `Timed out after ${TIMEOUT} s waiting for the server's greeting`),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server sent no greeting: if it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465), try --tls:",
+      ),
+    }),
+    waits: true,
+  },
+}));
+
+scenario("a TLS record where the greeting should be: a --tls hint", ALL, (listing) => ({
+  // A TLS alert record, as some servers send to a client that does not start TLS.
+  server: (s) => s.send(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32])),
+  expected: {
+    ...failure(
+      listing,
+      "The server sent a TLS record (0x15 0x03) where its SMTP greeting should be: " +
+        "this looks like TLS from the first byte (implicit TLS)",
+    ),
+    ...(listing === "simple" ? {} : {
+      stderrLines: tlsHint(
+        listing,
+        "the server answered with TLS: it speaks TLS from the first byte " +
+          "(implicit TLS, as on port 465). Try --tls:",
+      ),
+    }),
+  },
+}));
+
+scenario("AUTH offered only after STARTTLS: a --starttls hint", ["login"], () => ({
+  server: async (s) => {
+    await s.send("220 hostile.test\r\n");
+    await s.answer(/^ehlo /, reply(250, ["hostile.test", "STARTTLS"]));
+  },
+  expected: {
+    ...authFailed("SMTP AUTH extension not supported by server.", ["ehlo [127.0.0.1]"]),
+    stderrLines: [
+      "login.ts: the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
+      new RegExp(
+        `^login\\.ts: {3}deno run -N login\\.ts --starttls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
+      ),
+    ],
+  },
+}));
+
+scenario("STARTTLS without --cert: UnknownIssuer, a --cert hint", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.startTls(certs.good);
+  },
+  options: { deno: ["-N"] },
+  expected: {
+    ...failure("tls", /^TLS handshake with 127\.0\.0\.1 failed: .*UnknownIssuer/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the server's certificate is signed by a CA that Deno does not trust.",
+      "tls.ts: If you have that CA's certificate (PEM), give it to Deno before the script name:",
+      new RegExp(
+        `^tls\\.ts: {3}deno run -N --cert FILE tls\\.ts --timeout 1 127\\.0\\.0\\.1:\\d+ `,
+      ),
+      "tls.ts: or set DENO_CERT=FILE.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read (DENO_CERT): the file named", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  options: {
+    deno: ["-N", "--allow-env=DENO_CERT"],
+    env: { DENO_CERT: "/nonexistent/ca.pem" },
+  },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/ca.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read (--cert): the file named", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  // With -A it may read its own command line, so it can name the file.
+  options: { deno: ["-A", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/given.pem.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+scenario("a CA file that cannot be read, with -N only: the hint without a name", ["tls"], () => ({
+  server: async (s) => {
+    await offerStartTls(s, "220 2.0.0 Ready\r\n");
+    await s.ignoreTls();
+  },
+  options: { deno: ["-N", "--cert", "/nonexistent/given.pem"] },
+  expected: {
+    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
+    received: ["ehlo [127.0.0.1]", "STARTTLS"],
+    stderrLines: [
+      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read.",
+      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
+    ],
+  },
+}));
+
+// ---- --pipelining ----
+
+scenario("--pipelining: the envelope arrives before any reply", ALL, (listing) => ({
+  server: async (s) => {
+    await hello(s, listing, ["PIPELINING"]);
+    // A client that waited for MAIL's reply would never send RCPT: no deadlock here.
+    await s.expect(/^mail FROM:/);
+    await s.expect(/^rcpt TO:/);
+    await s.expect(/^data$/);
+    await s.send("250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 go on\r\n");
+    await s.readData();
+    await s.send("250 2.0.0 Ok: queued\r\n");
+    await s.answer(/^quit$/, "221 2.0.0 Bye\r\n");
+  },
+  options: { flags: ["--pipelining"] },
+  expected: { ...success(listing), stderrLines: [] },
+}));
+
+// ---- the command line, run as a reader types it ----
+
+/** Runs `deno run [deno] X.ts args...` and returns what it printed. */
+async function runPlain(deno: string[], listing: Listing, args: string[]): Promise<Run> {
+  const started = performance.now();
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", ...deno, `${listing}.ts`, ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  const stdout = decoder.decode(output.stdout).replace(/\n$/, "").split("\n");
+  return {
+    stdout,
+    stderr: decoder.decode(output.stderr),
+    code: output.code,
+    ms: performance.now() - started,
+  };
+}
+
+Deno.test("fault: Deno's options after the script name: the corrected command, exit 2", async () => {
+  const cert = await runPlain(["-N"], "tls", ["--cert", "ca.pem", "127.0.0.1:2525", FROM, TO]);
+  assert.equal(cert.code, 2);
+  assert.deepEqual(cert.stdout, ["Syntax: tls.ts server fromaddr toaddr [toaddr...]"]);
+  assert.equal(
+    cert.stderr,
+    "tls.ts: '--cert' is Deno's option, not tls.ts's: Deno's options go before the script name, as in\n" +
+      `tls.ts:   deno run -N --cert ca.pem tls.ts 127.0.0.1:2525 ${FROM} ${TO}\n`,
+  );
+  const net = await runPlain(["-N"], "simple", ["-N", "127.0.0.1:2525", FROM, TO]);
+  assert.equal(net.code, 2);
+  assert.deepEqual(net.stdout, ["usage: simple.ts server fromaddr toaddr [toaddr...]"]);
+  assert.match(net.stderr, /^simple\.ts: '-N' is Deno's option/);
+  assert.match(net.stderr, /\nsimple\.ts: {3}deno run -N simple\.ts 127\.0\.0\.1:2525 /);
+  assert.doesNotMatch(cert.stderr + net.stderr, /positional|Uncaught/);
+});
+
+Deno.test("fault: --timeout above 2147483 s: a usage error at once, no 1 ms timer", async () => {
+  await using server = startServer((s) => s.send("220 hostile.test\r\n"));
+  await Promise.all(ALL.map(async (listing) => {
+    const result = await runPlain(["-N"], listing, [
+      "--timeout",
+      "3000000",
+      server.address,
+      FROM,
+      TO,
+    ]);
+    assert.equal(result.code, 2, listing);
+    assert.match(result.stderr, /--timeout takes at most 2147483 seconds/);
+    assert.doesNotMatch(result.stderr, /TimeoutOverflowWarning|timed out/i);
+  }));
+  assert.deepEqual(await server.finished(), [], "nothing connected");
+});
 
 // ---- memory stays bounded (in-process, counting the bytes read) ----
 

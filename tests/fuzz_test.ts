@@ -1,6 +1,7 @@
 /**
  * Property-based tests with fast-check: the reply reader, the DATA encoder
- * and the refusal of CR and LF in commands, each fed arbitrary input.
+ * and the refusal of CR and LF in commands, each fed arbitrary input; and
+ * pipelined and one-at-a-time `sendmail` agreeing for any server replies.
  *
  * A bounded number of cases runs by default; set FUZZ_RUNS to run more
  * (`FUZZ_RUNS=100000 deno task test tests/fuzz_test.ts`). The number run is
@@ -260,6 +261,146 @@ Deno.test("fuzz: an argument with CR or LF never reaches the wire", async () => 
       // Nothing at all was written: sendmail checks every address first.
       assert.equal(server.wire(), "");
     }),
+    { numRuns: RUNS },
+  );
+});
+
+// ---- pipelined and one-at-a-time sendmail agree ----
+
+/** The codes a server gives: to MAIL, to each RCPT, to DATA, to the end of the data. */
+interface Answers {
+  mail: number;
+  rcpts: number[];
+  data: number;
+  end: number;
+}
+
+/**
+ * A server that answers each command line with the code chosen for it,
+ * however the lines arrive (one per write or all in one), and closes after
+ * a 421. It records whether the client wrote anything after that.
+ */
+class AnsweringConn {
+  readonly localAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 40000 };
+  readonly remoteAddr: Deno.NetAddr = { transport: "tcp", hostname: "127.0.0.1", port: 25 };
+  wroteAfterClosing = false;
+  #answers: Answers;
+  #rcpt = 0;
+  #inData = false;
+  #closing = false;
+  #input = "";
+  #output: Uint8Array = new Uint8Array(0);
+  #waiting: (() => void) | null = null;
+
+  constructor(answers: Answers) {
+    this.#answers = answers;
+    this.#send("220 fuzz.example ESMTP");
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    if (this.#closing) {
+      this.wroteAfterClosing = true;
+      return Promise.reject(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+    }
+    this.#input += new TextDecoder().decode(p);
+    let end;
+    while (!this.#closing && (end = this.#input.indexOf("\r\n")) >= 0) {
+      const line = this.#input.slice(0, end);
+      this.#input = this.#input.slice(end + 2);
+      this.#answer(line);
+    }
+    return Promise.resolve(p.length);
+  }
+
+  read(p: Uint8Array): Promise<number | null> {
+    if (this.#output.length > 0) {
+      const n = Math.min(p.length, this.#output.length);
+      p.set(this.#output.subarray(0, n));
+      this.#output = this.#output.slice(n);
+      return Promise.resolve(n);
+    }
+    if (this.#closing) return Promise.resolve(null);
+    return new Promise((resolve) => this.#waiting = () => resolve(this.read(p)));
+  }
+
+  close(): void {
+    this.#closing = true;
+    this.#wake();
+  }
+
+  setNoDelay(): void {}
+
+  #answer(line: string): void {
+    const verb = line.split(" ")[0].toLowerCase();
+    if (this.#inData) {
+      if (line === ".") {
+        this.#inData = false;
+        this.#reply(this.#answers.end);
+      }
+    } else if (verb === "ehlo") this.#send("250-fuzz.example\r\n250-PIPELINING\r\n250 8BITMIME");
+    else if (verb === "mail") this.#reply(this.#answers.mail);
+    else if (verb === "rcpt") this.#reply(this.#answers.rcpts[this.#rcpt++]);
+    else if (verb === "data") {
+      this.#reply(this.#answers.data);
+      this.#inData = this.#answers.data === 354;
+    } else if (verb === "rset") this.#reply(250);
+    else if (verb === "quit") this.#reply(221);
+    else this.#reply(500);
+  }
+
+  #reply(code: number): void {
+    this.#send(`${code} ${code === 421 ? "4.3.2 closing" : "fuzz"}`);
+    if (code === 421) this.#closing = true;
+  }
+
+  #send(text: string): void {
+    this.#output = concat([this.#output, encoder.encode(`${text}\r\n`)]);
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiting = this.#waiting;
+    this.#waiting = null;
+    waiting?.();
+  }
+}
+
+/** The result of one sendmail: the refused map, or the error's class and message. */
+async function sendThrough(answers: Answers, pipelining: boolean): Promise<unknown> {
+  const conn = new AnsweringConn(answers);
+  const smtp = await SMTP.connect("fuzz.example", {
+    pipelining,
+    dial: () => Promise.resolve(conn as unknown as Deno.TcpConn),
+  });
+  const recipients = answers.rcpts.map((_, i) => `r${i}@example.com`);
+  let result: unknown;
+  try {
+    result = { refused: [...await smtp.sendmail("s@example.com", recipients, "x\n")] };
+  } catch (error) {
+    result = { error: (error as Error).name, message: (error as Error).message };
+  }
+  smtp.close();
+  assert.equal(conn.wroteAfterClosing, false, "nothing may be written after a 421");
+  return result;
+}
+
+Deno.test("fuzz: pipelined and one-at-a-time sendmail give the same result for any replies", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.record({
+        mail: fc.constantFrom(250, 250, 421, 451, 553),
+        rcpts: fc.array(fc.constantFrom(250, 250, 251, 421, 450, 550), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+        data: fc.constantFrom(354, 354, 421, 451, 554),
+        end: fc.constantFrom(250, 250, 421, 452, 552),
+      }),
+      async (answers) => {
+        casesRun++;
+        assert.deepEqual(await sendThrough(answers, true), await sendThrough(answers, false));
+      },
+    ),
     { numRuns: RUNS },
   );
 });

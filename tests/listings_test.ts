@@ -139,6 +139,57 @@ for (const listing of LISTINGS) {
   });
 }
 
+const WITH_FLAGS: {
+  prog: string;
+  flags: string[];
+  stdin?: string;
+  stdout: string;
+  protocol: string;
+}[] = [
+  {
+    prog: "login.ts",
+    flags: ["--starttls"],
+    stdin: "brandon\nabc123\n",
+    stdout: `Enter username: ${SENT}\n`,
+    protocol: "ESMTPSA",
+  },
+  {
+    prog: "tls.ts",
+    flags: ["--starttls"],
+    stdout: `Negotiating TLS....\nUsing TLS connection.\n${SENT}\n`,
+    protocol: "ESMTPS",
+  },
+  { prog: "simple.ts", flags: ["--starttls"], stdout: `${SENT}\n`, protocol: "ESMTPS" },
+  { prog: "debug.ts", flags: ["--pipelining"], stdout: `${SENT}\n`, protocol: "ESMTP" },
+];
+
+for (const listing of WITH_FLAGS) {
+  const flags = listing.flags.join(" ");
+  Deno.test(`${listing.prog} ${flags} delivers, with the book's lines on stdout`, async () => {
+    await withPlayground(async ({ caPath, dataDir }, server) => {
+      const result = await run(
+        ["--cert", caPath],
+        listing.prog,
+        [server, ...listing.flags, FROM, TO],
+        listing.stdin,
+      );
+      assert.equal(result.stdout, listing.stdout, result.stderr);
+      assert.equal(result.code, 0);
+      assertDelivered(await readMailbox(dataDir, "brandon"), listing.prog, listing.protocol);
+      if (listing.prog === "debug.ts") {
+        // The envelope goes in one write: three sends before the first reply.
+        const lines = result.stderr.split("\n");
+        const mail = lines.findIndex((line) => line.startsWith("send: 'mail FROM:"));
+        assert.ok(
+          lines[mail + 1].startsWith("send: 'rcpt TO:<brandon@example.com>"),
+          result.stderr,
+        );
+        assert.equal(lines[mail + 2], "send: 'data\\r\\n'");
+      }
+    });
+  });
+}
+
 Deno.test("login.ts with a wrong password: Authentication failed, exit 1, nothing sent", async () => {
   await withPlayground(async ({ dataDir }, server) => {
     const result = await run([], "login.ts", [server, FROM, TO], "brandon\nwrong\n");

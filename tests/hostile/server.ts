@@ -223,9 +223,13 @@ export interface HostileServer extends AsyncDisposable {
  * Starts a server on 127.0.0.1, port 0, running `script` for each
  * connection. After the script returns, the session keeps recording what
  * the client sends until the client closes (or 15 s pass), then closes.
+ * With `tls`, it speaks TLS from the first byte (implicit TLS, as on port
+ * 465) with that certificate; a failed handshake ends the session.
  */
-export function startServer(script: Script): HostileServer {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+export function startServer(script: Script, options: { tls?: KeyPair } = {}): HostileServer {
+  const listener = options.tls
+    ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...options.tls })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   const sessions: Session[] = [];
   const running: Promise<void>[] = [];
@@ -236,6 +240,14 @@ export function startServer(script: Script): HostileServer {
       sessions.push(session);
       running.push((async () => {
         try {
+          if ("handshake" in conn) {
+            try {
+              await withTimeout(conn.handshake(), CLIENT_PATIENCE_MS);
+            } catch (error) {
+              session.tlsError = error as Error;
+              return;
+            }
+          }
           await script(session);
           await session.stall();
         } catch (error) {
@@ -295,6 +307,75 @@ export function startResettingServer(
       }),
     );
     socket.write(greeting);
+  });
+  return new Promise((resolve) => {
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      resolve({
+        address: `127.0.0.1:${port}`,
+        finished: async () => {
+          server.close();
+          await Promise.all(done);
+          return received;
+        },
+      });
+    });
+  });
+}
+
+/**
+ * A server that plays a whole well-behaved session (EHLO offering AUTH
+ * PLAIN, AUTH accepted, MAIL, RCPT, DATA and the message accepted), then
+ * resets the connection (RST) when a command matches `resetAt`. A
+ * `node:net` server, like {@link startResettingServer}. `finished()`
+ * returns every line received.
+ */
+export function startResetAtServer(
+  resetAt: RegExp,
+): Promise<{ address: string; finished: () => Promise<string[]> }> {
+  const received: string[] = [];
+  const done: Promise<void>[] = [];
+  const server = net.createServer((socket) => {
+    let text = "";
+    let inData = false;
+    const answer = (line: string): string | null => {
+      if (inData) {
+        if (line === ".") {
+          inData = false;
+          return "250 2.0.0 Ok: queued\r\n";
+        }
+        return null;
+      }
+      if (/^ehlo /i.test(line)) return "250-hostile.test\r\n250 AUTH PLAIN\r\n";
+      if (/^AUTH /.test(line)) return "235 2.7.0 Authenticated\r\n";
+      if (/^data$/i.test(line)) {
+        inData = true;
+        return "354 End data with <CR><LF>.<CR><LF>\r\n";
+      }
+      if (/^quit$/i.test(line)) return "221 2.0.0 Bye\r\n";
+      return "250 2.1.0 Ok\r\n";
+    };
+    done.push(
+      new Promise((resolve) => {
+        socket.on("close", () => resolve());
+        socket.on("error", () => {});
+        socket.on("data", (chunk) => {
+          text += chunk.toString("latin1");
+          const lines = text.split("\r\n");
+          text = lines.pop()!;
+          for (const line of lines) {
+            received.push(line);
+            if (!inData && resetAt.test(line)) {
+              socket.resetAndDestroy();
+              return;
+            }
+            const reply = answer(line);
+            if (reply !== null) socket.write(reply);
+          }
+        });
+      }),
+    );
+    socket.write("220 hostile.test ESMTP\r\n");
   });
   return new Promise((resolve) => {
     server.listen(0, "127.0.0.1", () => {

@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
-# Postfix on loopback, set up like the book's mail.example.com, for the interoperability suite
-# (tests/interop/postfix_test.ts). Needs root and Debian's apt-get.
-#
-#   bash tests/interop/postfix.sh install configure start   # then run the suite
-#   bash tests/interop/postfix.sh stop
-#   bash tests/interop/postfix.sh status
-#
-# Every verb can be run again safely. What it sets up, all on 127.0.0.1 and ::1 only:
-#   port 25 and 2587  plain SMTP with STARTTLS; AUTH (PLAIN LOGIN CRAM-MD5) only after STARTTLS
-#   port 2588         the same, but AUTH also without TLS (login.ts never says STARTTLS)
-#   user brandon, password abc123 (a Unix user for local delivery, and Cyrus SASL's sasldb)
-#   mail for brandon@localhost lands in the mbox /var/mail/brandon
-#   a test CA and a certificate for localhost signed by it, in $CERTDIR (pass ca.crt to --cert)
-#   relaying is refused, and anything not local goes to the "error" transport: no MX lookups,
-#   no traffic beyond loopback.
-# Postfix logs to /var/log/postfix.log (there is no syslog here).
+# Postfix on loopback, set up like the book's mail.example.com and like a mail provider, for the
+# interoperability suite (tests/interop/postfix_test.ts). Needs root and Debian's apt-get.
+# Run it with no arguments or -h for the usage and the warning below.
 set -euo pipefail
 
 CERTDIR=/etc/postfix/interop
 TLS_PORT=2587
 PLAIN_AUTH_PORT=2588
+NO_TLS_PORT=2589
+SUBMISSION_PORT=5870
+IMPLICIT_TLS_PORT=4650
+PORTS="25 $TLS_PORT $PLAIN_AUTH_PORT $NO_TLS_PORT $SUBMISSION_PORT $IMPLICIT_TLS_PORT"
 LOG=/var/log/postfix.log
+
+usage() {
+  cat <<EOF
+usage: bash $0 VERB...      VERB: install configure start stop status
+
+  bash $0 install configure start   # then: SMTP_INTEROP=postfix deno task test:interop
+  bash $0 stop
+
+WARNING: this changes the machine it runs on. Run it as root on a test machine, a container or
+a CI runner, never on a host whose mail matters:
+  - install: apt-get installs postfix, sasl2-bin, libsasl2-modules and openssl (apt removes any
+    other MTA, such as exim4);
+  - configure: REWRITES THIS MACHINE'S POSTFIX CONFIGURATION (main.cf, master.cf, the aliases
+    database), makes all mail local-only (nothing is ever relayed or sent off the machine),
+    creates the Unix user brandon if missing and RESETS ITS PASSWORD to abc123 (in
+    /etc/shadow and in /etc/sasldb2), and writes a test CA and its key to $CERTDIR;
+  - start/stop: start or stop this machine's Postfix daemons.
+Every verb can be run again safely.
+
+What it sets up, on 127.0.0.1 and ::1 only:
+  port 25 and $TLS_PORT  STARTTLS offered; AUTH (PLAIN LOGIN CRAM-MD5) only after STARTTLS
+  port $PLAIN_AUTH_PORT         the same, but AUTH also without TLS (login.ts never says STARTTLS)
+  port $NO_TLS_PORT         no STARTTLS at all, AUTH in plain text: what a client sees when an attacker
+                    strips STARTTLS (--starttls must refuse to go on)
+  port $SUBMISSION_PORT         submission, like a provider's 587: STARTTLS required, AUTH only after
+                    it, and MAIL refused without AUTH
+  port $IMPLICIT_TLS_PORT         the same with implicit TLS from the first byte, like a provider's 465
+  user brandon, password abc123; mail for brandon@localhost lands in the mbox /var/mail/brandon
+  the test CA is $CERTDIR/ca.crt (pass it to deno run --cert); log: $LOG
+EOF
+}
 
 say() { echo "[postfix.sh] $*"; }
 
@@ -131,6 +153,30 @@ configure() {
   postconf -M "$TLS_PORT/inet=$TLS_PORT inet n - n - - smtpd"
   postconf -M "$PLAIN_AUTH_PORT/inet=$PLAIN_AUTH_PORT inet n - n - - smtpd"
   postconf -P "$PLAIN_AUTH_PORT/inet/smtpd_tls_auth_only=no"
+  postconf -M "$NO_TLS_PORT/inet=$NO_TLS_PORT inet n - n - - smtpd"
+  postconf -P "$NO_TLS_PORT/inet/syslog_name=postfix/notls" \
+    "$NO_TLS_PORT/inet/smtpd_tls_security_level=none" \
+    "$NO_TLS_PORT/inet/smtpd_tls_auth_only=no"
+  # Like a provider's 587 and 465: TLS always, AUTH only under TLS, and no MAIL without AUTH
+  # (smtpd_delay_reject=no makes Postfix refuse the MAIL command itself, not the RCPT after it).
+  local port
+  for port in "$SUBMISSION_PORT" "$IMPLICIT_TLS_PORT"; do
+    postconf -M "$port/inet=$port inet n - n - - smtpd"
+    postconf -P \
+      "$port/inet/smtpd_tls_security_level=encrypt" \
+      "$port/inet/smtpd_tls_auth_only=yes" \
+      "$port/inet/smtpd_sasl_auth_enable=yes" \
+      "$port/inet/smtpd_delay_reject=no" \
+      "$port/inet/smtpd_client_restrictions=" \
+      "$port/inet/smtpd_helo_restrictions=" \
+      "$port/inet/smtpd_sender_restrictions=permit_sasl_authenticated,reject" \
+      "$port/inet/smtpd_relay_restrictions=permit_sasl_authenticated,reject" \
+      "$port/inet/smtpd_recipient_restrictions="
+  done
+  postconf -P "$SUBMISSION_PORT/inet/syslog_name=postfix/submission" \
+    "$SUBMISSION_PORT/inet/smtpd_tls_wrappermode=no"
+  postconf -P "$IMPLICIT_TLS_PORT/inet/syslog_name=postfix/smtps" \
+    "$IMPLICIT_TLS_PORT/inet/smtpd_tls_wrappermode=yes"
 
   # Cyrus SASL with sasldb: it keeps the password itself, which CRAM-MD5 needs.
   mkdir -p /etc/postfix/sasl
@@ -144,17 +190,20 @@ EOF
   chgrp postfix /etc/sasldb2
   chmod 640 /etc/sasldb2
 
+  # brandon's mbox, as local(8) would make it on the first delivery: the suite checks it is there.
+  [ -e /var/mail/brandon ] || install -m 600 -o brandon -g mail /dev/null /var/mail/brandon
+
   newaliases
   touch "$LOG"
   postfix check
-  say "configured (ports 25, $TLS_PORT, $PLAIN_AUTH_PORT on loopback; CA $CERTDIR/ca.crt)"
+  say "configured (ports $PORTS on loopback; CA $CERTDIR/ca.crt)"
 }
 
 running() { timeout 10 postfix status >/dev/null 2>&1; }
 
 wait_for_ports() {
   local port
-  for port in 25 "$TLS_PORT" "$PLAIN_AUTH_PORT"; do
+  for port in $PORTS; do
     for _ in $(seq 50); do
       (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue 2
       sleep 0.2
@@ -176,7 +225,7 @@ start() {
     }
   fi
   wait_for_ports
-  say "postfix $(postconf -h mail_version) listening on 127.0.0.1 and ::1, ports 25 $TLS_PORT $PLAIN_AUTH_PORT"
+  say "postfix $(postconf -h mail_version) listening on 127.0.0.1 and ::1, ports $PORTS"
 }
 
 stop() {
@@ -197,14 +246,26 @@ stop() {
 status() {
   if command -v postfix >/dev/null && running; then
     say "postfix $(postconf -h mail_version) is running"
-    ss -ltn | grep -E ":(25|$TLS_PORT|$PLAIN_AUTH_PORT)\b" || true
+    ss -ltn | grep -E ":(${PORTS// /|})\b" || true
   else
     say "postfix is not running"
     return 1
   fi
 }
 
-[ $# -gt 0 ] || set -- install configure start
+if [ $# -eq 0 ]; then
+  usage >&2
+  exit 2
+fi
+case " $* " in *" -h "* | *" --help "* | *" help "*)
+  usage
+  exit 0
+  ;;
+esac
+if [ "$(id -u)" != 0 ]; then
+  echo "$0: needs root (it installs and configures this machine's Postfix); see: bash $0 -h" >&2
+  exit 1
+fi
 for verb in "$@"; do
   case "$verb" in
     install) install_packages ;;
@@ -213,7 +274,8 @@ for verb in "$@"; do
     stop) stop ;;
     status) status ;;
     *)
-      echo "usage: $0 {install|configure|start|stop|status}..." >&2
+      echo "$0: unknown verb '$verb'" >&2
+      usage >&2
       exit 2
       ;;
   esac
