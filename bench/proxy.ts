@@ -3,8 +3,10 @@
  * every chunk read from either side is written to the other side
  * {@link DelayProxy.delayMs} later, in order, while reading goes on. With
  * 25 ms each way a command and its reply take one 50 ms round trip, and
- * pipelined commands share one. The TCP handshake is not delayed, so the
- * greeting arrives half a round trip after connecting.
+ * pipelined commands share one. The TCP handshake is not delayed, and the
+ * server's side of the first connection is opened as soon as the proxy is
+ * made, so the server's accept does not count either: the greeting reaches
+ * the client half a round trip after it connects.
  *
  * For each connection it notes when it accepted it and when it handed the
  * client the server's last reply: the time from connect to the reply to
@@ -64,33 +66,61 @@ export class DelayProxy {
   /** Resolves when the first client connects. */
   readonly connected: Promise<void>;
   #listener: Deno.TcpListener;
+  #upstreamPort: number;
   #conns = new Set<Deno.TcpConn>();
+  #closed = false;
   #onConnect = () => {};
+  /** The server's side of the next connection, opened in advance. */
+  #spare?: Promise<Deno.TcpConn>;
 
   constructor(upstreamPort: number, delayMs: number) {
     this.delayMs = delayMs;
+    this.#upstreamPort = upstreamPort;
     this.#listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     this.port = this.#listener.addr.port;
     this.connected = new Promise((resolve) => this.#onConnect = resolve);
-    this.#accept(upstreamPort).catch(() => {}); // ends when closed
+    this.#spare = this.#dial();
+    this.#accept().catch(() => {}); // ends when closed
   }
 
-  async #accept(upstreamPort: number): Promise<void> {
+  /** Connects to the server; the connection is closed with the proxy. */
+  #dial(): Promise<Deno.TcpConn> {
+    const server = Deno.connect({ hostname: "127.0.0.1", port: this.#upstreamPort }).then(
+      (conn) => {
+        if (this.#closed) {
+          conn.close();
+          throw new Error("the proxy is closed");
+        }
+        this.#conns.add(conn);
+        conn.setNoDelay(true);
+        return conn;
+      },
+    );
+    server.catch(() => {}); // a failure shows where it is awaited
+    return server;
+  }
+
+  async #accept(): Promise<void> {
     for await (const client of this.#listener) {
       const session: Session = { acceptedAt: performance.now(), quitReplied: false, lateMs: 0 };
       this.sessions.push(session);
       this.#onConnect();
-      this.#relay(client, upstreamPort, session).catch(() => {});
+      const server = this.#spare ?? this.#dial();
+      this.#spare = undefined;
+      this.#relay(client, server, session).catch(() => {});
     }
   }
 
-  async #relay(client: Deno.TcpConn, upstreamPort: number, session: Session): Promise<void> {
+  async #relay(
+    client: Deno.TcpConn,
+    upstream: Promise<Deno.TcpConn>,
+    session: Session,
+  ): Promise<void> {
     this.#conns.add(client);
+    client.setNoDelay(true);
     let server: Deno.TcpConn | undefined;
     try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port: upstreamPort });
-      this.#conns.add(server);
-      for (const conn of [client, server]) conn.setNoDelay(true);
+      server = await upstream;
       const late = (ms: number) => session.lateMs += ms;
       await Promise.all([
         this.#forward(client, server, late),
@@ -149,6 +179,7 @@ export class DelayProxy {
 
   /** Stops listening and drops every connection still open. */
   close(): void {
+    this.#closed = true;
     try {
       this.#listener.close();
     } catch {
