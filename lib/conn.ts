@@ -80,7 +80,7 @@ export interface ConnectionOptions {
   tls?: boolean;
   /** Replaces `Deno.connect`. */
   dial?: Dialer;
-  /** Replaces `Deno.connectTls`. */
+  /** Replaces the TLS dial (`Deno.connect` then `Deno.startTls`). */
   dialTls?: TlsDialer;
   /** Replaces `Deno.startTls`. */
   startTls?: TlsUpgrader;
@@ -160,7 +160,7 @@ export class Connection {
       : (options.dial ?? dial)(host, port, controller.signal);
     let conn: Deno.Conn;
     try {
-      // Deno.connectTls takes no signal: a connection that comes too late is closed.
+      // A dialler that ignores the signal: a connection that comes too late is closed.
       conn = await Promise.race([dialled, aborted(controller.signal)]);
     } catch (error) {
       dialled.then((late) => closeQuietly(late), () => {});
@@ -310,8 +310,22 @@ function dial(hostname: string, port: number, signal: AbortSignal): Promise<Deno
   return Deno.connect({ hostname, port, signal });
 }
 
-function dialTls(hostname: string, port: number, caCerts: string[] | undefined) {
-  return Deno.connectTls({ hostname, port, caCerts });
+/**
+ * TLS from the first byte, as `Deno.connectTls` does, but over a TCP
+ * connection that `signal` can abort: `Deno.connectTls` takes no signal, and
+ * its pending connect (a DNS lookup or SYN that never answers) would keep
+ * the program alive after the timeout. The handshake follows at once,
+ * under its own deadline.
+ */
+async function dialTls(
+  hostname: string,
+  port: number,
+  caCerts: string[] | undefined,
+  signal: AbortSignal,
+): Promise<Deno.TlsConn> {
+  const tcp = await Deno.connect({ hostname, port, signal });
+  tcp.setNoDelay(true);
+  return Deno.startTls(tcp, { hostname, caCerts });
 }
 
 /** A promise that rejects when `signal` aborts. */

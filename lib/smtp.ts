@@ -80,9 +80,9 @@ export interface SMTPOptions {
   /** Replaces `Deno.startTls`. */
   startTls?: TlsUpgrader;
   /**
-   * Implicit TLS from the first byte (smtplib's `SMTP_SSL`): `Deno.connectTls`,
-   * chain and host name checked, `caCerts` honoured; port 465 when the server
-   * string names none.
+   * Implicit TLS from the first byte (smtplib's `SMTP_SSL`), as
+   * `Deno.connectTls` gives it: chain and host name checked, `caCerts`
+   * honoured; port 465 when the server string names none.
    */
   tls?: boolean;
   /**
@@ -100,7 +100,7 @@ export interface SMTPOptions {
    * default, as in smtplib.
    */
   pipelining?: boolean;
-  /** Replaces `Deno.connectTls` for `tls: true`. */
+  /** Replaces the TLS dial for `tls: true` (by default `Deno.connect` then `Deno.startTls`). */
   dialTls?: TlsDialer;
 }
 

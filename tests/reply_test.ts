@@ -128,3 +128,16 @@ Deno.test("a reply of more than 1000 lines is an error", async () => {
   const endless = "250-x\r\n".repeat(MAX_REPLY_LINES + 1);
   await assert.rejects(reply(endless), /Reply too long/);
 });
+
+Deno.test("peek waits for n bytes across reads and consumes nothing", async () => {
+  const reader = new ReplyReader(source("220 ready\r\n", 1));
+  assert.equal(decoder.decode(await reader.peek(2)), "22");
+  assert.equal(reader.buffered, 2);
+  assert.deepEqual(await reader.readReply().then((r) => [r.code, r.message]), [220, "ready"]);
+});
+
+Deno.test("peek at end of input returns what there is", async () => {
+  const reader = new ReplyReader(source("2"));
+  assert.equal(decoder.decode(await reader.peek(2)), "2");
+  await assert.rejects(reader.readReply(), SMTPServerDisconnected);
+});
