@@ -324,10 +324,23 @@ async function main(): Promise<number> {
     const bookFile = `${temp}/book.txt`;
     Deno.writeTextFileSync(bookFile, bookMessage(["reader@example.com"], FROM));
 
-    const rows = await measureThroughput(sink, temp, bookFile, notes);
-    const latency = await measureLatency(sink.port, bookFile, LATENCY_ROUNDS);
+    const phases: Record<string, number> = {};
+    const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const from = performance.now();
+      const result = await work();
+      phases[name] = (performance.now() - from) / 1000;
+      return result;
+    };
+    const rows = await phase("throughput", () => measureThroughput(sink, temp, bookFile, notes));
+    const latency = await phase(
+      "latency",
+      () => measureLatency(sink.port, bookFile, LATENCY_ROUNDS),
+    );
     for (let i = 0; i < LATENCY_ROUNDS * latency.length * COUNTS.length; i++) await sink.next();
-    const startup = await measureStartup(sink, STARTUP_ROUNDS, `${temp}/rss`);
+    const startup = await phase(
+      "start-up",
+      () => measureStartup(sink, STARTUP_ROUNDS, `${temp}/rss`),
+    );
     const goals = targets(rows, latency, startup);
     const seconds = (performance.now() - clock) / 1000;
 
@@ -364,13 +377,16 @@ async function main(): Promise<number> {
       console.log(`${goal.met ? "PASS" : "MISS"} ${goal.name}: ${goal.detail}`);
     }
     if (!hasTime) console.log("/usr/bin/time is missing: no memory figures");
-    console.log(`\nThe bench took ${seconds.toFixed(1)} s; the same figures: bench/results.json`);
+    const split = Object.entries(phases).map(([name, s]) => `${name} ${s.toFixed(1)} s`);
+    console.log(`\nThe bench took ${seconds.toFixed(1)} s (${split.join(", ")}).`);
+    console.log("The same figures: bench/results.json");
 
     const results = {
       date: started.toISOString(),
       machine,
       software,
       seconds,
+      phases,
       runs: RUNS,
       rows,
       latency: { rttMs: RTT_MS, rounds: LATENCY_ROUNDS, rows: latency },
