@@ -1,11 +1,13 @@
 /**
  * `deno task demo`: the whole chapter in one command. Starts the playground
- * mail server on a free loopback port with a fresh data folder, runs each of
- * the five listings against it as a reader would type them, shows every
- * command and its output, then the mailbox with the five new messages.
+ * mail server on free loopback ports with a fresh data folder, runs each of
+ * the five listings against it as a reader would type them, then `login.ts`
+ * through provider mode's two listeners (`--starttls` on the submission
+ * port, `--tls` on the implicit-TLS port), shows every command and its
+ * output, then the mailbox with the seven new messages.
  *
  * Exits 1 if any listing did not do what the book's listing does (exit
- * status, printed lines), or the five messages are not in the mailbox.
+ * status, printed lines), or the seven messages are not in the mailbox.
  * No network beyond loopback, no root.
  *
  * @module
@@ -22,6 +24,12 @@ interface Step {
   script: string;
   /** Deno options before the script name (`--cert ca.pem`). */
   denoOptions: string[];
+  /** The listing's own options before the server (`--starttls`). */
+  flags?: string[];
+  /** Which listener it talks to: the book's (default) or provider mode's. */
+  listener?: "submission" | "tls";
+  /** The `Received:` protocol the message must arrive with (RFC 3848). */
+  protocol: string;
   /** What the reader types at the prompts. */
   stdin: string;
   /** The exact stdout it must print. */
@@ -32,12 +40,27 @@ interface Step {
 
 const SUCCESS = "Message sent to 1 recipient\n";
 
-/** The five listings and what LISTINGS.md says each prints on success. */
+/** The five listings and what LISTINGS.md says each prints on success, then provider mode. */
 function steps(caPath: string): Step[] {
+  const login = {
+    script: "login.ts",
+    stdin: "brandon\nabc123\n",
+    // The prompt has no newline; without a terminal the password prompt goes to stderr.
+    stdout: "Enter username: " + SUCCESS,
+    stderrHas: ["Enter password: "],
+  };
   return [
-    { script: "simple.ts", denoOptions: [], stdin: "", stdout: SUCCESS, stderrHas: [] },
+    {
+      script: "simple.ts",
+      denoOptions: [],
+      protocol: "ESMTP",
+      stdin: "",
+      stdout: SUCCESS,
+      stderrHas: [],
+    },
     {
       script: "ehlo.ts",
+      protocol: "ESMTP",
       denoOptions: [],
       stdin: "",
       stdout: "Maximum message size is 10240000\n" + SUCCESS,
@@ -45,12 +68,14 @@ function steps(caPath: string): Step[] {
     },
     {
       script: "debug.ts",
+      protocol: "ESMTP",
       denoOptions: [],
       stdin: "",
       stdout: SUCCESS,
       stderrHas: [
         "send: 'ehlo [127.0.0.1]\\r\\n'",
         "reply: b'250-mail.example.com\\r\\n'",
+        "reply: b'250 DSN\\r\\n'",
         "send: 'mail FROM:<sender@example.com> size=209\\r\\n'",
         "send: 'rcpt TO:<brandon@example.com>\\r\\n'",
         "send: 'data\\r\\n'",
@@ -58,27 +83,35 @@ function steps(caPath: string): Step[] {
         "reply: retcode (221); Msg: b'2.0.0 Bye'",
       ],
     },
-    {
-      script: "login.ts",
-      denoOptions: [],
-      stdin: "brandon\nabc123\n",
-      // The prompt has no newline; without a terminal the password prompt goes to stderr.
-      stdout: "Enter username: " + SUCCESS,
-      stderrHas: ["Enter password: "],
-    },
+    { ...login, denoOptions: [], protocol: "ESMTPA" },
     {
       script: "tls.ts",
+      protocol: "ESMTPS",
       denoOptions: ["--cert", caPath],
       stdin: "",
       stdout: "Negotiating TLS....\nUsing TLS connection.\n" + SUCCESS,
       stderrHas: [],
+    },
+    {
+      ...login,
+      denoOptions: ["--cert", caPath],
+      flags: ["--starttls"],
+      listener: "submission",
+      protocol: "ESMTPSA",
+    },
+    {
+      ...login,
+      denoOptions: ["--cert", caPath],
+      flags: ["--tls"],
+      listener: "tls",
+      protocol: "ESMTPSA",
     },
   ];
 }
 
 /** Runs one listing as a subprocess; returns whether it did what it should. */
 async function runStep(step: Step, server: string, cwd: string): Promise<boolean> {
-  const args = ["run", "-N", ...step.denoOptions, step.script, server];
+  const args = ["run", "-N", ...step.denoOptions, step.script, ...step.flags ?? [], server];
   args.push("sender@example.com", "brandon@example.com");
   console.log(`\n$ deno ${args.join(" ")}`);
   if (step.stdin) {
@@ -124,18 +157,33 @@ export async function main(): Promise<number> {
   // A fresh folder inside the git-ignored .playground/, so the demo needs write access there only.
   await Deno.mkdir(`${projectDir}/.playground`, { recursive: true, mode: 0o700 });
   const dataDir = await Deno.makeTempDir({ dir: `${projectDir}/.playground`, prefix: "demo-" });
-  const playground = await startPlayground({ port: 0, dataDir });
-  const server = serverArgument(playground.hostname, playground.port);
+  const playground = await startPlayground({
+    port: 0,
+    dataDir,
+    provider: { tlsPort: 0, submissionPort: 0 },
+  });
+  const servers = {
+    book: serverArgument(playground.hostname, playground.port),
+    tls: serverArgument(playground.hostname, playground.tlsPort!),
+    submission: serverArgument(playground.hostname, playground.submissionPort!),
+  };
   let failures = 0;
   try {
     console.log(
-      `Playground mail server (mail.example.com) on ${server}, mail in ${
+      `Playground mail server (mail.example.com) on ${servers.book}, mail in ${
         relative(projectDir, dataDir)
       }/`,
     );
     // The listings run in the project folder, so paths are shown and passed relative to it.
-    for (const step of steps(relative(projectDir, playground.caPath))) {
-      if (!(await runStep(step, server, projectDir))) failures++;
+    const all = steps(relative(projectDir, playground.caPath));
+    for (const [i, step] of all.entries()) {
+      if (i === 5) {
+        console.log(
+          `\nProvider mode: submission (STARTTLS, then AUTH) on ${servers.submission}, ` +
+            `implicit TLS on ${servers.tls}`,
+        );
+      }
+      if (!(await runStep(step, servers[step.listener ?? "book"], projectDir))) failures++;
     }
 
     console.log(
@@ -144,12 +192,15 @@ export async function main(): Promise<number> {
       } brandon`,
     );
     (await mailboxSummary(dataDir, "brandon")).forEach((line) => console.log(line));
-    const subjects = (await readMailbox(dataDir, "brandon"))
-      .map((m) => /^Subject: (.*)$/m.exec(m.text)?.[1]);
-    const expected = ["simple", "ehlo", "debug", "login", "tls"]
-      .map((name) => `Test Message from ${name}.ts`);
-    if (JSON.stringify(subjects) !== JSON.stringify(expected)) {
-      console.log(`!! mailbox holds ${JSON.stringify(subjects)}, expected the five messages`);
+    const arrived = (await readMailbox(dataDir, "brandon")).map((m) =>
+      `${/^Subject: Test Message from (.*)$/m.exec(m.text)?.[1]} with ` +
+      / with (\w+) id /.exec(m.text)?.[1]
+    );
+    const expected = all.map((step) => `${step.script} with ${step.protocol}`);
+    if (JSON.stringify(arrived) !== JSON.stringify(expected)) {
+      console.log(
+        `!! mailbox holds ${JSON.stringify(arrived)}, expected ${JSON.stringify(expected)}`,
+      );
       failures++;
     }
   } finally {
@@ -158,7 +209,8 @@ export async function main(): Promise<number> {
   }
   console.log(
     failures === 0
-      ? "\nAll five listings delivered their message."
+      ? "\nlogin.ts delivered through provider mode's two listeners too." +
+        "\nAll five listings delivered their message."
       : `\n${failures} step${failures === 1 ? "" : "s"} failed.`,
   );
   return failures === 0 ? 0 : 1;

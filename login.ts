@@ -29,7 +29,7 @@ import {
   quitAfterSending,
   type ScriptIO,
 } from "./lib/cli.ts";
-import { isSendError, type SMTP, SMTPException, SMTPResponseException } from "./lib/smtp.ts";
+import { isSendError, type SMTP, SMTPException } from "./lib/smtp.ts";
 
 const PROG = "login.ts";
 
@@ -72,7 +72,7 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
     try {
       await connection.login(username, password);
     } catch (error) {
-      if (!(error instanceof SMTPException) || isClosing(error)) throw error;
+      if (!(error instanceof SMTPException)) throw error;
       connection.close();
       print(`Authentication failed: ${error.message}`);
       explain(error, command, io, connection);
@@ -91,11 +91,6 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   print(`Message sent to ${toaddrs.length} recipient${s}`);
   await quitAfterSending(command, connection, io);
   return 0;
-}
-
-/** A 421: the server is going away, which is no refused login. */
-function isClosing(error: SMTPException): boolean {
-  return error instanceof SMTPResponseException && error.code === 421;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

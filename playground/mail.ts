@@ -131,16 +131,42 @@ export async function main(
     print(`mail: no such user: ${user}`);
     return 1;
   }
-  if (positionals.length === 1 || positionals.length === 0) {
-    for (const line of await mailboxSummary(values.data, user)) print(line);
+  try {
+    return await show(values.data, user, positionals[1], print);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+    print(
+      `mail: no read access to ${values.data}; run instead: ` +
+        `deno run --allow-read playground/mail.ts ${args.join(" ")}`,
+    );
+    return 1;
+  }
+}
+
+/** Prints `user`'s mailbox, or its message `number`; resolves to the exit status. */
+async function show(
+  dataDir: string,
+  user: string,
+  number: string | undefined,
+  print: (line: string) => void,
+): Promise<number> {
+  if (number === undefined) {
+    // `mail 3` means message 3 of brandon's, unless there is a user "3".
+    if (/^\d+$/.test(user) && (await readMailbox(dataDir, user)).length === 0) {
+      const data = dataDir === ".playground" ? "" : ` --data ${dataDir}`;
+      print(
+        `mail: "${user}" is a message number; the user comes first: ` +
+          `deno task mail${data} brandon ${user}`,
+      );
+      return 2;
+    }
+    for (const line of await mailboxSummary(dataDir, user)) print(line);
     return 0;
   }
-  const number = Number(positionals[1]);
-  const lines = Number.isInteger(number) && number > 0
-    ? await showMessage(values.data, user, number)
-    : null;
+  const n = Number(number);
+  const lines = Number.isInteger(n) && n > 0 ? await showMessage(dataDir, user, n) : null;
   if (!lines) {
-    print(`mail: ${positionals[1]}: Invalid message number`);
+    print(`mail: ${number}: Invalid message number`);
     return 1;
   }
   for (const line of lines) print(line);

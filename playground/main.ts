@@ -5,16 +5,28 @@
  * ```sh
  * deno task playground                      # 127.0.0.1:2525, mail in .playground/
  * deno task playground --port 2600 --host ::1 --user alice:secret
+ * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * ```
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { DEFAULT_PORT, DEFAULT_USERS, type Playground, startPlayground } from "./server.ts";
+import { resolve } from "node:path";
+import {
+  DEFAULT_PORT,
+  DEFAULT_SUBMISSION_PORT,
+  DEFAULT_TLS_PORT,
+  DEFAULT_USERS,
+  type Playground,
+  startPlayground,
+} from "./server.ts";
 
-const USAGE =
-  "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] [--user name:password]...";
+const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
+  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]]";
+
+/** The data folder the tasks may use without more permissions. */
+export const DEFAULT_DATA = ".playground";
 
 const HELP = [
   USAGE,
@@ -22,9 +34,16 @@ const HELP = [
   "A mail server on loopback that plays the book's mail.example.com.",
   `  --port N              the port to listen on (default ${DEFAULT_PORT}; 0 for any free one)`,
   "  --host ADDRESS        127.0.0.1 (default) or ::1",
-  "  --data DIR            mailboxes and certificates (default .playground)",
+  "  --data DIR            mailboxes and certificates (default .playground; another",
+  "                        folder needs write access the task does not grant: the",
+  "                        playground then prints the command that has it)",
   "  --user NAME:PASSWORD  one more user who gets mail and may log in (repeatable;",
   "                        brandon:abc123 is always there)",
+  "  --provider            also listen as a mail provider does: implicit TLS (like 465)",
+  "                        and submission (like 587: STARTTLS, then AUTH); on both,",
+  "                        sending needs AUTH",
+  `  --tls-port N          provider mode's implicit-TLS port (default ${DEFAULT_TLS_PORT})`,
+  `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT})`,
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -46,14 +65,59 @@ export function listingCommands(server: string, caPath: string, user = "brandon"
   ];
 }
 
+/** The commands that send through provider mode's two listeners with login.ts. */
+export function providerCommands(
+  hostname: string,
+  ports: { tlsPort: number; submissionPort: number },
+  caPath: string,
+  user = "brandon",
+): string[] {
+  const addresses = `sender@example.com ${user}@example.com`;
+  const login = `deno run -N --cert ${caPath} login.ts`;
+  return [
+    `${login} --starttls ${serverArgument(hostname, ports.submissionPort)} ${addresses}`,
+    `${login} --tls ${serverArgument(hostname, ports.tlsPort)} ${addresses}`,
+  ];
+}
+
+/** The command that lists a user's mailbox in `dataDir`. */
+export function mailCommand(dataDir: string, user: string): string {
+  const data = resolve(dataDir) === resolve(DEFAULT_DATA) ? "" : ` --data ${shellWord(dataDir)}`;
+  return `deno task mail${data} ${user}`;
+}
+
+/** A word as a POSIX shell reads it: quoted when it holds anything but plain characters. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 /** What the server prints when it is up: what it offers and what to try. */
 export function banner(playground: Playground, users: Record<string, string>): string[] {
   const server = serverArgument(playground.hostname, playground.port);
   const [user, password] = Object.entries(users)[0];
+  const provider = playground.tlsPort !== undefined && playground.submissionPort !== undefined
+    ? [
+      "Provider mode, as a mail provider's ports 465 and 587 (sending needs AUTH, under TLS):",
+      `  implicit TLS on ${serverArgument(playground.hostname, playground.tlsPort)}, ` +
+      `submission (STARTTLS, then AUTH) on ${
+        serverArgument(playground.hostname, playground.submissionPort)
+      }`,
+      ...providerCommands(
+        playground.hostname,
+        {
+          tlsPort: playground.tlsPort,
+          submissionPort: playground.submissionPort,
+        },
+        playground.caPath,
+        user,
+      ).map((command) => `  ${command}`),
+    ]
+    : [];
   return [
     `Playground mail server "mail.example.com" listening on ${server}`,
-    "  offers SIZE 10240000, PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS,",
-    "  and AUTH PLAIN LOGIN CRAM-MD5 (before STARTTLS too, for login.ts)",
+    "  speaks the book's Postfix: PIPELINING, SIZE 10240000, VRFY, ETRN, STARTTLS,",
+    "  AUTH PLAIN LOGIN CRAM-MD5 (before STARTTLS too, for login.ts), ENHANCEDSTATUSCODES,",
+    "  8BITMIME, DSN",
     `  users: ${Object.entries(users).map(([u, p]) => `${u}/${p}`).join(", ")}` +
     ` at example.com and mail.example.com; mail goes to ${playground.dataDir}/<user>`,
     `  TLS: trust the CA ${playground.caPath}` +
@@ -61,7 +125,8 @@ export function banner(playground: Playground, users: Record<string, string>): s
     "Try each listing, in another terminal" +
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
-    `Read the mail with: deno task mail ${user}   (Ctrl-C stops the server)`,
+    ...provider,
+    `Read the mail with: ${mailCommand(playground.dataDir, user)}   (Ctrl-C stops the server)`,
   ];
 }
 
@@ -76,6 +141,21 @@ export function parseUsers(values: string[]): Record<string, string> {
   return users;
 }
 
+/** Reads a port number option; throws a usage error for anything but 0 to 65535. */
+function portNumber(option: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) throw new Error(`${option} takes 0 to 65535`);
+  return port;
+}
+
+/** "read" or "write" when this process may not use `dir` that way, else null. */
+export function missingPermission(dir: string): "read" | "write" | null {
+  for (const name of ["read", "write"] as const) {
+    if (Deno.permissions.querySync({ name, path: dir }).state !== "granted") return name;
+  }
+  return null;
+}
+
 /** Runs the server until SIGINT or SIGTERM; resolves to the exit status. */
 export async function main(args: string[]): Promise<number> {
   let options;
@@ -85,8 +165,11 @@ export async function main(args: string[]): Promise<number> {
       options: {
         port: { type: "string", default: String(DEFAULT_PORT) },
         host: { type: "string", default: "127.0.0.1" },
-        data: { type: "string", default: ".playground" },
+        data: { type: "string", default: DEFAULT_DATA },
         user: { type: "string", multiple: true, default: [] },
+        provider: { type: "boolean" },
+        "tls-port": { type: "string", default: String(DEFAULT_TLS_PORT) },
+        "submission-port": { type: "string", default: String(DEFAULT_SUBMISSION_PORT) },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -95,8 +178,13 @@ export async function main(args: string[]): Promise<number> {
       HELP.forEach((line) => console.log(line));
       return 0;
     }
-    const port = Number(values.port);
-    if (!/^\d+$/.test(values.port) || port > 65535) throw new Error("--port takes 0 to 65535");
+    const port = portNumber("--port", values.port);
+    const provider = values.provider
+      ? {
+        tlsPort: portNumber("--tls-port", values["tls-port"]),
+        submissionPort: portNumber("--submission-port", values["submission-port"]),
+      }
+      : undefined;
     if (!["127.0.0.1", "::1", "localhost"].includes(values.host)) {
       throw new Error("--host takes 127.0.0.1 or ::1: the playground stays on loopback");
     }
@@ -105,10 +193,23 @@ export async function main(args: string[]): Promise<number> {
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-    options = { port, hostname, dataDir: values.data, users, log };
+    options = { port, hostname, dataDir: values.data, users, log, provider };
   } catch (error) {
     console.error(`playground: ${(error as Error).message}`);
     console.error(USAGE);
+    return 2;
+  }
+
+  const missing = missingPermission(options.dataDir);
+  if (missing) {
+    console.error(
+      `playground: the task may use only ${DEFAULT_DATA}/ (no ${missing} access to ` +
+        `${options.dataDir}); run instead: deno run ${shellWord("--allow-net=127.0.0.1,[::1]")} ` +
+        `--allow-read=.,${shellWord(options.dataDir)} --allow-write=${
+          shellWord(options.dataDir)
+        } ` +
+        `playground/main.ts ${args.map(shellWord).join(" ")}`,
+    );
     return 2;
   }
 
@@ -118,13 +219,8 @@ export async function main(args: string[]): Promise<number> {
   } catch (error) {
     console.error(`playground: could not start: ${(error as Error).message}`);
     if ((error as { code?: string }).code === "EADDRINUSE") {
-      console.error("(is a playground already running? try another --port)");
-    } else if (error instanceof Deno.errors.NotCapable) {
-      console.error("(the task may only write to .playground/; for another --data folder run");
-      console.error(
-        " deno run --allow-net=127.0.0.1,[::1] --allow-read --allow-write=DIR " +
-          "playground/main.ts --data DIR)",
-      );
+      const ports = options.provider ? "--port, --tls-port or --submission-port" : "--port";
+      console.error(`(is a playground already running? try another ${ports})`);
     }
     return 1;
   }

@@ -12,8 +12,11 @@
  * tie up threads waiting for a lock), and every write holds an exclusive lock
  * on the file (`flock`, through `Deno.FsFile.lock`) in case another process
  * uses the same folder. Readers take a shared lock. Each delivery is flushed
- * to disk with fsync before `appendMessage` resolves, so a message the server
- * has accepted survives the server being killed.
+ * to disk with fsync before `deliver` resolves, so a message the server has
+ * accepted survives the server being killed. A delivery to several mailboxes
+ * is all or nothing: on any write or fsync error every file it touched is cut
+ * back to its length before, so no mbox ever holds a torn entry and a retry
+ * duplicates nothing.
  *
  * @module
  */
@@ -164,11 +167,48 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
 /** The tail of each mailbox's delivery queue, by file path. */
 const queues = new Map<string, Promise<unknown>>();
 
+/** One message for one user's mailbox. */
+export interface Delivery {
+  /** The mailbox's user name. */
+  user: string;
+  /** The envelope sender, for the `From ` line ("" for none). */
+  sender: string;
+  /** The message, CRLF or LF line endings. */
+  message: string | Uint8Array;
+}
+
 /**
- * Appends one entry to `user`'s mailbox and flushes it to disk before
- * resolving. Deliveries to the same mailbox run one at a time, each under an
- * exclusive file lock, and each writes its whole entry in one go.
+ * Appends each delivery to its user's mailbox, all or nothing, and flushes
+ * every file to disk before resolving.
+ *
+ * Deliveries to the same mailbox run one at a time, each under an exclusive
+ * file lock (taken in file-name order, so two deliveries never wait for each
+ * other). If any write or fsync fails, every mailbox this call wrote to is
+ * cut back to its length before the call and flushed, so each file is
+ * exactly as it was; then the error is thrown.
  */
+export function deliver(dataDir: string, deliveries: Delivery[], date = new Date()): Promise<void> {
+  const entries = new Map<string, Uint8Array[]>();
+  for (const { user, sender, message } of deliveries) {
+    const path = mailboxPath(dataDir, user);
+    entries.set(path, [...(entries.get(path) ?? []), formatEntry(sender, date, message)]);
+  }
+  const paths = [...entries.keys()].sort();
+  const previous = Promise.all(
+    paths.map((path) => (queues.get(path) ?? Promise.resolve()).catch(() => {})),
+  );
+  const delivery = previous.then(() =>
+    writeAll(paths.map((path) => ({ path, entry: concat(entries.get(path)!) })))
+  );
+  for (const path of paths) queues.set(path, delivery);
+  // Forget a queue once it drains, so the map does not grow for ever.
+  delivery.finally(() => {
+    for (const path of paths) if (queues.get(path) === delivery) queues.delete(path);
+  }).catch(() => {});
+  return delivery;
+}
+
+/** Appends one message to `user`'s mailbox: {@link deliver} with one delivery. */
 export function appendMessage(
   dataDir: string,
   user: string,
@@ -176,31 +216,42 @@ export function appendMessage(
   message: string | Uint8Array,
   date = new Date(),
 ): Promise<void> {
-  const path = mailboxPath(dataDir, user);
-  const entry = formatEntry(sender, date, message);
-  const previous = queues.get(path) ?? Promise.resolve();
-  const delivery = previous.catch(() => {}).then(() => writeLocked(path, entry));
-  queues.set(path, delivery);
-  // Forget the queue once it drains, so the map does not grow for ever.
-  delivery.finally(() => {
-    if (queues.get(path) === delivery) queues.delete(path);
-  }).catch(() => {});
-  return delivery;
+  return deliver(dataDir, [{ user, sender, message }], date);
 }
 
-async function writeLocked(path: string, entry: Uint8Array): Promise<void> {
-  const isNew = !(await exists(path));
-  const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+/** Writes each entry under its file's lock; on any error, cuts every file back. */
+async function writeAll(writes: { path: string; entry: Uint8Array }[]): Promise<void> {
+  const opened: { file: Deno.FsFile; path: string; length: number; isNew: boolean }[] = [];
   try {
-    await file.lock(true);
-    let written = 0;
-    while (written < entry.length) written += await file.write(entry.subarray(written));
-    await file.sync();
+    for (const { path, entry } of writes) {
+      const isNew = !(await exists(path));
+      const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
+      try {
+        await file.lock(true);
+        opened.push({ file, path, length: (await file.stat()).size, isNew });
+      } catch (error) {
+        file.close();
+        throw error;
+      }
+      let written = 0;
+      while (written < entry.length) written += await file.write(entry.subarray(written));
+      await file.sync();
+    }
+  } catch (error) {
+    for (const { file, length } of opened) {
+      try {
+        await file.truncate(length);
+        await file.sync();
+      } catch { /* nothing more can be done; the error below is what the caller sees */ }
+    }
+    throw error;
   } finally {
-    file.close(); // closing releases the lock
+    for (const { file } of opened) file.close(); // closing releases the lock
   }
   // A new file is only durable once its directory entry is on disk too.
-  if (isNew) await syncDirectory(path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".");
+  for (const { path, isNew } of opened) {
+    if (isNew) await syncDirectory(path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".");
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

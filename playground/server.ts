@@ -4,19 +4,27 @@
  * talk to. The SMTP protocol itself is the npm package `smtp-server`; this
  * file only decides what it accepts and where the mail goes.
  *
- * - Greets and answers EHLO as `mail.example.com`; offers SIZE 10240000,
- *   PIPELINING, 8BITMIME, ENHANCEDSTATUSCODES, STARTTLS and
- *   AUTH PLAIN LOGIN CRAM-MD5.
+ * - Greets and answers EHLO as `mail.example.com`, and words every reply as
+ *   the book's Postfix does (playground/dialect.ts): EHLO offers PIPELINING,
+ *   SIZE 10240000, VRFY, ETRN, STARTTLS, AUTH PLAIN LOGIN CRAM-MD5,
+ *   ENHANCEDSTATUSCODES, 8BITMIME and DSN, in that order.
  * - AUTH is offered before STARTTLS too (like Postfix with
  *   `smtpd_tls_auth_only = no`), because the book's `login.py` never says
  *   STARTTLS; the playground listens on loopback only, so the password does
  *   not cross a network. AUTH is optional: `simple.ts` sends without it.
+ * - Provider mode adds two listeners as a mail provider has them: implicit
+ *   TLS (like 465) and submission (like 587: STARTTLS first, AUTH only after
+ *   it); on both, MAIL without AUTH is refused with 530.
  * - Local domains are `example.com` and `mail.example.com`. A known user's
  *   mail is appended to the mbox file of that name in the data folder; an
  *   unknown local user is refused at RCPT with 550; any other domain is
  *   refused with 554 "Relay access denied" (the playground relays nothing,
- *   logged in or not). A message over SIZE gets 552.
- * - A message is on disk (fsync) before its 250 is sent.
+ *   logged in or not). A message over SIZE gets 552, and what follows the
+ *   limit is read and dropped, not kept.
+ * - A message is on disk (fsync) in every recipient's mailbox before its 250
+ *   is sent, or in none: when a mailbox cannot be written (a full disk), the
+ *   mailboxes already written are cut back to what they were and the answer
+ *   is 451 (452 for a full disk), so a retry duplicates nothing.
  *
  * @example
  * ```ts
@@ -29,7 +37,6 @@
  * @module
  */
 
-import { SMTPServer } from "smtp-server";
 import type {
   SMTPServerAddress,
   SMTPServerAuthentication,
@@ -39,7 +46,8 @@ import type {
 } from "smtp-server";
 import type { AddressInfo } from "node:net";
 import { ensureCertificates } from "./certs.ts";
-import { appendMessage, concat } from "./mbox.ts";
+import { concat, deliver } from "./mbox.ts";
+import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -51,6 +59,13 @@ export const MAX_MESSAGE_SIZE = 10240000;
 export const DEFAULT_USERS: Record<string, string> = { brandon: "abc123" };
 /** The default port: 25 needs root, so the submission-like 2525. */
 export const DEFAULT_PORT = 2525;
+/** Provider mode's implicit-TLS port by default (a provider's 465). */
+export const DEFAULT_TLS_PORT = 2465;
+/**
+ * Provider mode's submission port by default (a provider's 587). Not 2587: the
+ * project's Postfix set-up (tests/interop/postfix.sh) listens there.
+ */
+export const DEFAULT_SUBMISSION_PORT = 2527;
 
 /** Options for {@link startPlayground}. */
 export interface PlaygroundOptions {
@@ -66,12 +81,23 @@ export interface PlaygroundOptions {
   log?: (line: string) => void;
   /** How long `close()` waits for open sessions before cutting them, in ms. Default 1000. */
   closeTimeout?: number;
+  /**
+   * Provider mode: besides the book's listener, one with TLS from the first
+   * byte (like port 465) and a submission one (like 587) where STARTTLS comes
+   * first and AUTH is offered only after it. On both, MAIL needs AUTH.
+   * Ports default to 2465 and 2527; 0 picks free ones.
+   */
+  provider?: { tlsPort?: number; submissionPort?: number };
 }
 
 /** A running playground. */
 export interface Playground {
   /** The port it listens on. */
   port: number;
+  /** Provider mode's implicit-TLS port, when provider mode is on. */
+  tlsPort?: number;
+  /** Provider mode's submission port, when provider mode is on. */
+  submissionPort?: number;
   /** The address it listens on. */
   hostname: string;
   /** The data folder. */
@@ -84,10 +110,8 @@ export interface Playground {
   close(): Promise<void>;
 }
 
-/** An SMTP refusal with its reply code (smtp-server sends `responseCode`). */
-function refusal(responseCode: number, message: string): Error & { responseCode: number } {
-  return Object.assign(new Error(message), { responseCode });
-}
+/** How one listener treats TLS and AUTH. */
+type Listener = "book" | "tls" | "submission";
 
 /** Starts the playground mail server; resolves once it is listening. */
 export async function startPlayground(options: PlaygroundOptions = {}): Promise<Playground> {
@@ -98,61 +122,102 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
 
-  const server = new SMTPServer({
-    name: SERVER_NAME,
-    banner: "(Chapter 13 playground)",
-    heloResponse: "%s", // "250-mail.example.com", as Postfix answers
-    size: MAX_MESSAGE_SIZE,
-    hideENHANCEDSTATUSCODES: false,
-    hideSMTPUTF8: true, // the book's server does not offer it
-    authMethods: ["PLAIN", "LOGIN", "CRAM-MD5"],
-    authOptional: true,
-    allowInsecureAuth: true,
-    key: certificates.key,
-    cert: certificates.cert,
-    disableReverseLookup: true,
-    logger: false,
-    closeTimeout: options.closeTimeout ?? 1000,
-    onAuth: (auth, _session, callback) => callback(...checkLogin(auth, users)),
-    onRcptTo: (address, session, callback) => {
-      const problem = checkRecipient(address, users);
-      if (problem) {
-        log(`refused ${address.address} from ${session.remoteAddress}: ${problem.message}`);
-      }
-      callback(problem ?? undefined);
-    },
-    onData: (stream, session, callback) => {
-      receive(stream, session, dataDir, log).then(
-        (reply) => callback(null, reply),
-        (error) => {
-          if ("responseCode" in error) return callback(error);
-          // A disk problem: say so in the log, not to the client, and let it try again later.
-          log(`delivery failed: ${error.message}`);
-          callback(refusal(451, "Local error in processing; try again later"));
+  const make = (listener: Listener) =>
+    new PostfixServer(
+      {
+        name: SERVER_NAME,
+        banner: "(Chapter 13 playground)",
+        heloResponse: "%s", // "250-mail.example.com", as Postfix answers
+        size: MAX_MESSAGE_SIZE,
+        maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
+        hideENHANCEDSTATUSCODES: false,
+        hideDSN: false, // the book's server offers DSN
+        hideSMTPUTF8: true, // the book's server does not offer it
+        authMethods: ["PLAIN", "LOGIN", "CRAM-MD5"],
+        // The book's listener: AUTH optional and offered before STARTTLS too (login.ts never
+        // says STARTTLS). A provider's: AUTH required, and only under TLS.
+        authOptional: listener === "book",
+        allowInsecureAuth: listener === "book",
+        secure: listener === "tls",
+        key: certificates.key,
+        cert: certificates.cert,
+        disableReverseLookup: true,
+        logger: false,
+        closeTimeout: options.closeTimeout ?? 1000,
+        checkRecipient: (address) => checkRecipient(address, users),
+        onAuth: (auth, _session, callback) => callback(...checkLogin(auth, users)),
+        onRcptTo: (address: SMTPServerAddress, session, callback) => {
+          const problem = checkRecipient(address.address, users);
+          if (problem) {
+            log(`refused ${address.address} from ${session.remoteAddress}: ${problem.message}`);
+          }
+          callback(problem ?? undefined);
         },
-      );
-    },
-  });
+        onData: (stream, session, callback) => {
+          receive(stream, session, dataDir, log).then(
+            (reply) => callback(null, reply),
+            (error) => {
+              if ("responseCode" in error) return callback(error);
+              if (error instanceof ClientGone) {
+                log(`client left mid-message, nothing delivered: ${error.message}`);
+                return callback(refusals.writeError()); // to a closed connection: not sent
+              }
+              // A disk problem: say so in the log, not to the client; no mailbox holds the
+              // message, so the client may try again later.
+              log(`delivery failed, nothing delivered: ${error.message}`);
+              callback(
+                (error as { code?: string }).code === "ENOSPC"
+                  ? refusals.noSpace()
+                  : refusals.writeError(),
+              );
+            },
+          );
+        },
+      },
+    );
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? DEFAULT_PORT, hostname, () => {
-      server.off("error", reject);
-      resolve();
+  const servers: PostfixServer[] = [];
+  const close = () =>
+    Promise.all(
+      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    ).then(() => {});
+  const listen = async (listener: Listener, port: number) => {
+    const server = make(listener);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, hostname, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
-  // Errors on single connections (a client hanging up mid-handshake) are not fatal.
-  server.on("error", (error: Error) => log(`connection error: ${error.message}`));
-  const address = server.server.address() as AddressInfo;
-
-  return {
-    port: address.port,
-    hostname,
-    dataDir,
-    caPath: certificates.caPath,
-    certificatesCreated: certificates.created,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    servers.push(server);
+    // Errors on single connections (a client hanging up mid-handshake) are not fatal.
+    server.on("error", (error: Error) => log(`connection error: ${error.message}`));
+    return (server.server.address() as AddressInfo).port;
   };
+
+  try {
+    const port = await listen("book", options.port ?? DEFAULT_PORT);
+    const provider = options.provider && {
+      tlsPort: await listen("tls", options.provider.tlsPort ?? DEFAULT_TLS_PORT),
+      submissionPort: await listen(
+        "submission",
+        options.provider.submissionPort ?? DEFAULT_SUBMISSION_PORT,
+      ),
+    };
+    return {
+      port,
+      ...provider,
+      hostname,
+      dataDir,
+      caPath: certificates.caPath,
+      certificatesCreated: certificates.created,
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 /** The result for smtp-server's `onAuth` callback: a user, or a 535 refusal. */
@@ -164,52 +229,74 @@ function checkLogin(
   const expected = Object.hasOwn(users, username) ? users[username] : undefined;
   const ok = expected !== undefined &&
     (auth.method === "CRAM-MD5" ? auth.validatePassword(expected) : auth.password === expected);
-  if (!ok) return [refusal(535, "Authentication credentials invalid")];
+  if (!ok) return [refusals.authFailed()];
   return [null, { user: username }];
 }
 
-/** Why a recipient is refused, or null when it is a local user. */
-function checkRecipient(
-  address: SMTPServerAddress,
-  users: Record<string, string>,
-): (Error & { responseCode: number }) | null {
-  const at = address.address.lastIndexOf("@");
-  const domain = at < 0 ? "" : address.address.slice(at + 1).toLowerCase();
-  const local = at < 0 ? address.address : address.address.slice(0, at);
-  if (!LOCAL_DOMAINS.includes(domain)) {
-    return refusal(554, `<${address.address}>: Relay access denied`);
-  }
-  if (!Object.hasOwn(users, local.toLowerCase())) {
-    return refusal(550, `<${address.address}>: Recipient address rejected: User unknown`);
-  }
+/** Why mail for `address` is refused, or null when it is a local user (no domain: local). */
+export function checkRecipient(address: string, users: Record<string, string>): Refusal | null {
+  const at = address.lastIndexOf("@");
+  const domain = at < 0 ? LOCAL_DOMAINS[0] : address.slice(at + 1).toLowerCase();
+  const local = at < 0 ? address : address.slice(0, at);
+  if (!LOCAL_DOMAINS.includes(domain)) return refusals.relayDenied(address);
+  if (!Object.hasOwn(users, local.toLowerCase())) return refusals.unknownUser(address);
   return null;
 }
 
-/** Reads one message and appends it to each recipient's mailbox; the 250 text. */
+/**
+ * Reads one message and puts it in every recipient's mailbox, or in none;
+ * resolves to the 250 text. Past the size limit the rest is read and
+ * dropped, so memory stays bounded by the limit whatever the client sends;
+ * smtp-server then answers 552.
+ */
 async function receive(
   stream: SMTPServerDataStream,
   session: SMTPServerSession,
   dataDir: string,
   log: (line: string) => void,
 ): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of stream) chunks.push(chunk);
-  if (stream.sizeExceeded) {
-    // smtp-server answers 552 itself; this error is its fallback text.
-    throw refusal(552, `Message exceeds fixed maximum message size ${MAX_MESSAGE_SIZE}`);
+  let chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of stream) {
+      size += chunk.length;
+      if (size <= MAX_MESSAGE_SIZE) chunks.push(chunk);
+      else chunks = [];
+    }
+  } catch (error) {
+    throw new ClientGone((error as Error).message);
+  }
+  // A message cut short is never delivered, even if the stream ended quietly.
+  if (!stream.readableEnded) throw new ClientGone("the message ended early");
+  if (stream.sizeExceeded || size > MAX_MESSAGE_SIZE) {
+    log(`refused a message of ${size} bytes: over SIZE ${MAX_MESSAGE_SIZE}`);
+    // smtp-server answers 552 itself; this is its fallback.
+    throw Object.assign(new Error("5.3.4 Message size exceeds fixed limit"), { responseCode: 552 });
   }
   const message = concat(chunks); // bytes: 8BITMIME mail may be in any charset
-  const queueId = crypto.randomUUID().replaceAll("-", "").slice(0, 10).toUpperCase();
+  const queueId = newQueueId();
   const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : "";
   const date = new Date();
-  for (const recipient of session.envelope.rcptTo) {
+  const deliveries = session.envelope.rcptTo.map((recipient) => {
     const user = recipient.address.slice(0, recipient.address.lastIndexOf("@")).toLowerCase();
     const header = receivedHeader(session, queueId, recipient.address, date);
     const trace = new TextEncoder().encode(`Return-Path: <${sender}>\n${header}`);
-    await appendMessage(dataDir, user, sender, concat([trace, message]), date);
+    return { user, sender, message: concat([trace, message]) };
+  });
+  await deliver(dataDir, deliveries, date);
+  for (const { user } of deliveries) {
     log(`delivered ${queueId} from <${sender}> to ${user} (${message.length} bytes)`);
   }
   return `Ok: queued as ${queueId}`;
+}
+
+/** The client left in the middle of the message: nothing is delivered, nobody to answer. */
+class ClientGone extends Error {}
+
+/** A queue id as Postfix's short ids look: ten upper-case hex digits. */
+export function newQueueId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(5));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
 /** The `Received:` trace header (RFC 5321 section 4.4) this server adds. */

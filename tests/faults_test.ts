@@ -1052,7 +1052,7 @@ scenario("421 in reply to EHLO: no HELO", ALL, (listing) => ({
     await s.send("220 hostile.test ESMTP\r\n");
     await s.answer(/^ehlo /, "421 4.3.2 shutting down\r\n");
   },
-  expected: { ...failure(listing, CLOSING), received: ["ehlo [127.0.0.1]"] },
+  expected: { ...atLoginEhlo(listing, CLOSING), received: ["ehlo [127.0.0.1]"] },
 }));
 
 scenario("421 in reply to AUTH: no next mechanism", ["login"], () => ({
@@ -1061,7 +1061,7 @@ scenario("421 in reply to AUTH: no next mechanism", ["login"], () => ({
     await s.answer(/^AUTH PLAIN /, "421 4.3.2 shutting down\r\n");
   },
   expected: {
-    stdout: [FAILED, "421 4.3.2 shutting down"],
+    stdout: ["Authentication failed: 421 4.3.2 shutting down"],
     code: 1,
     received: ["ehlo [127.0.0.1]", PASSWORD_PLAIN],
   },

@@ -68,8 +68,9 @@ Deno.test("greets and answers EHLO as the book's mail.example.com", async () => 
     assert.equal(greeting, "220 mail.example.com ESMTP (Chapter 13 playground)\r\n");
     assert.equal(
       ehlo,
-      "250-mail.example.com\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n" +
-        "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-STARTTLS\r\n250 SIZE 10240000\r\n",
+      "250-mail.example.com\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-VRFY\r\n" +
+        "250-ETRN\r\n250-STARTTLS\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n" +
+        "250-ENHANCEDSTATUSCODES\r\n250-8BITMIME\r\n250 DSN\r\n",
     );
   });
 });
@@ -78,12 +79,12 @@ Deno.test("delivers to a local user at either local domain, any case", async () 
   await withPlayground(async ({ dataDir }, server) => {
     const smtp = await SMTP.connect(server);
     await smtp.ehlo();
-    assert.deepEqual(await smtp.mail(FROM), [250, "2.1.0 Accepted"]);
-    assert.deepEqual(await smtp.rcpt("brandon@mail.example.com"), [250, "2.1.5 Accepted"]);
-    assert.deepEqual(await smtp.rcpt("Brandon@EXAMPLE.com"), [250, "2.1.5 Accepted"]);
+    assert.deepEqual(await smtp.mail(FROM), [250, "2.1.0 Ok"]);
+    assert.deepEqual(await smtp.rcpt("brandon@mail.example.com"), [250, "2.1.5 Ok"]);
+    assert.deepEqual(await smtp.rcpt("Brandon@EXAMPLE.com"), [250, "2.1.5 Ok"]);
     const [code, text] = await smtp.data("Subject: two\n\nhi\n");
     assert.equal(code, 250);
-    assert.match(text, /^2\.6\.0 Ok: queued as [0-9A-F]{10}$/);
+    assert.match(text, /^2\.0\.0 Ok: queued as [0-9A-F]{10}$/);
     await smtp.quit();
     // One copy for each accepted recipient.
     assert.equal((await readMailbox(dataDir, "brandon")).length, 2);
@@ -97,16 +98,17 @@ Deno.test("refuses an unknown local user with 550 and another domain with a rela
     await smtp.mail(FROM);
     assert.deepEqual(await smtp.rcpt("nobody@example.com"), [
       550,
-      "5.1.1 <nobody@example.com>: Recipient address rejected: User unknown",
+      "5.1.1 <nobody@example.com>: Recipient address rejected: " +
+      "User unknown in local recipient table",
     ]);
     assert.deepEqual(await smtp.rcpt("brandon@gmail.com"), [
       554,
-      "5.6.0 <brandon@gmail.com>: Relay access denied",
+      "5.7.1 <brandon@gmail.com>: Relay access denied",
     ]);
-    // smtp-server itself wants a domain.
+    // smtp-server itself wants a domain (Postfix would add its own); Postfix's words.
     assert.deepEqual(await smtp.rcpt("brandon"), [
       501,
-      "5.1.3 Error: Bad recipient address syntax",
+      "5.1.3 Bad recipient address syntax",
     ]);
     await smtp.quit();
     await assert.rejects(
@@ -127,7 +129,7 @@ Deno.test("refuses an unknown local user with 550 and another domain with a rela
 Deno.test("a message over SIZE gets 552, announced or not", async () => {
   await withPlayground(async ({ dataDir, port }, server) => {
     const replies = await rawSession(port, ["EHLO x", "MAIL FROM:<a@example.com> SIZE=10240001"]);
-    assert.match(replies[2], /^552 5\.3\.4 /);
+    assert.equal(replies[2], "552 5.3.4 Message size exceeds fixed limit\r\n");
 
     const smtp = await SMTP.connect(server);
     await smtp.ehlo();
@@ -136,7 +138,7 @@ Deno.test("a message over SIZE gets 552, announced or not", async () => {
     const line = "x".repeat(1000) + "\n";
     const [code, text] = await smtp.data("Subject: big\n\n" + line.repeat(10_300));
     assert.equal(code, 552);
-    assert.match(text, /exceeds fixed maximum message size 10240000/);
+    assert.equal(text, "5.3.4 Message size exceeds fixed limit");
     await smtp.quit();
     assert.deepEqual(await readMailbox(dataDir, "brandon"), []);
   });
@@ -160,7 +162,7 @@ Deno.test("AUTH PLAIN, LOGIN and CRAM-MD5 take brandon/abc123 and refuse a wrong
         bad.auth(mechanism, mechanisms("brandon", "wrong")[mechanism]),
         (error: unknown) =>
           error instanceof SMTPAuthenticationError && error.code === 535 &&
-          error.smtpError === "5.7.8 Authentication credentials invalid",
+          error.smtpError === "5.7.8 Error: authentication failed: authentication failure",
         mechanism,
       );
       await bad.quit();
@@ -478,19 +480,4 @@ Deno.test("mail shows message N with its headers and decoded body, and refuses a
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
-});
-
-Deno.test("a mailbox that cannot be written gets 451, with no file details on the wire", async () => {
-  await withPlayground(async ({ dataDir }, server) => {
-    await Deno.mkdir(`${dataDir}/brandon`); // a folder where the mbox file should be
-    const smtp = await SMTP.connect(server);
-    await smtp.ehlo();
-    await smtp.mail(FROM);
-    await smtp.rcpt(TO);
-    assert.deepEqual(await smtp.data("Subject: lost\n\nhi\n"), [
-      451,
-      "4.3.0 Local error in processing; try again later",
-    ]);
-    await smtp.quit();
-  });
 });

@@ -1,0 +1,234 @@
+/**
+ * Postfix's dialect for `smtp-server`: the one place that makes the
+ * playground answer as the book's `mail.example.com` (a Postfix) does.
+ *
+ * `smtp-server` decides what to do; this module only decides how each reply
+ * is worded. Every reply goes through {@link postfixReply}, which maps the
+ * library's wording onto Postfix 3.7's (`250 2.1.0 Ok`, `250 2.0.0 Ok: queued
+ * as ID`, the EHLO keywords in Postfix's order with VRFY and ETRN); VRFY and
+ * ETRN get Postfix's handlers; and the refusals the playground makes itself
+ * ({@link refusals}) carry Postfix's texts. A library upgrade that rewords a
+ * reply falls through to the library's words, which the transcript test
+ * (tests/playground_dialect_test.ts, against the chapter's page) catches.
+ *
+ * Measured against Postfix 3.7.11 (Debian 12): `ETRN` without a domain is
+ * answered `500 Syntax: ETRN domain`, with no enhanced status code.
+ *
+ * @module
+ */
+
+import { SMTPServer, type SMTPServerOptions } from "smtp-server";
+import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
+
+/** The EHLO keywords in the order Postfix lists them. */
+export const POSTFIX_EHLO_ORDER = [
+  "PIPELINING",
+  "SIZE",
+  "VRFY",
+  "ETRN",
+  "STARTTLS",
+  "AUTH",
+  "ENHANCEDSTATUSCODES",
+  "8BITMIME",
+  "DSN",
+  "SMTPUTF8",
+  "CHUNKING",
+];
+
+/** An SMTP refusal with its code; `message` starts with the enhanced status code. */
+export type Refusal = Error & { responseCode: number };
+
+/** Makes a refusal that `smtp-server` sends as `code message`. */
+function refusal(responseCode: number, message: string): Refusal {
+  return Object.assign(new Error(message), { responseCode });
+}
+
+/** Postfix's wording for the refusals the playground decides itself. */
+export const refusals = {
+  /** RCPT or VRFY for a local user who does not exist. */
+  unknownUser: (address: string): Refusal =>
+    refusal(
+      550,
+      `5.1.1 <${address}>: Recipient address rejected: User unknown in local recipient table`,
+    ),
+  /** RCPT or VRFY for a domain that is not ours (nothing is relayed). */
+  relayDenied: (address: string): Refusal =>
+    refusal(554, `5.7.1 <${address}>: Relay access denied`),
+  /** A wrong user name or password. */
+  authFailed: (): Refusal =>
+    refusal(535, "5.7.8 Error: authentication failed: authentication failure"),
+  /** A mailbox that could not be written (the message is in no mailbox). */
+  writeError: (): Refusal => refusal(451, "4.3.0 Error: queue file write error"),
+  /** A full disk (the message is in no mailbox). */
+  noSpace: (): Refusal => refusal(452, "4.3.1 Insufficient system storage"),
+};
+
+/** What a reply's wording may depend on besides the reply itself. */
+export interface ReplyContext {
+  /** `smtp-server`'s context for the reply (`MAIL_FROM_OK`, ...), or false for none. */
+  context?: string | false;
+  /** Whether MAIL has been accepted in this transaction. */
+  inTransaction: boolean;
+  /** Whether AUTH may be offered now (after STARTTLS, or where plain-text AUTH is allowed). */
+  authAllowed: boolean;
+  /** The enhanced status code `smtp-server` would give this reply (`2.0.0`), or "". */
+  enhancedCode: string;
+}
+
+const ENHANCED = /^\d\.\d{1,3}\.\d{1,3} /;
+
+/**
+ * Rewords one reply of `smtp-server` as Postfix words it; returns the code
+ * and the lines to send, each already carrying its enhanced status code.
+ */
+export function postfixReply(
+  code: number,
+  data: string | string[] | null | undefined,
+  reply: ReplyContext,
+): [number, string | string[]] {
+  if (Array.isArray(data)) {
+    if (code === 250 && reply.context === false) {
+      return [250, [data[0], ...ehloKeywords(data.slice(1), reply.authAllowed)]];
+    }
+    return [code, data];
+  }
+  const text = data ?? "";
+  if (reply.context === false || ENHANCED.test(text)) return [code, text];
+  const ok = {
+    MAIL_FROM_OK: "2.1.0 Ok",
+    RCPT_TO_OK: "2.1.5 Ok",
+  }[reply.context ?? ""];
+  if (code === 250 && ok) return [250, ok];
+  if (code === 250 && reply.context === "DATA_OK") return [250, `2.0.0 ${text}`];
+  if (code === 250 && (text === "OK" || text === "Flushed")) return [250, "2.0.0 Ok"];
+  if (code === 552 && /exceeds fixed maximum message size/.test(text)) {
+    return [552, "5.3.4 Message size exceeds fixed limit"];
+  }
+  if (code === 421 && text === "Timeout - closing connection") {
+    return [421, "4.4.2 mail.example.com Error: timeout exceeded"];
+  }
+  if (code === 421 && /^Error: too many (unrecognized|unauthenticated) commands$/.test(text)) {
+    return [421, "4.7.0 mail.example.com Error: too many errors"];
+  }
+  if (code === 503 && text === "Error: No identity changes permitted") {
+    return [503, "5.5.1 Error: already authenticated"];
+  }
+  if (code === 214) return [500, "5.5.2 Error: command not recognized"]; // Postfix has no HELP
+  if (code === 538) return [503, "5.5.1 Error: authentication not enabled"];
+  if (code === 530) {
+    return [
+      530,
+      reply.authAllowed
+        ? "5.7.0 Authentication required"
+        : "5.7.0 Must issue a STARTTLS command first",
+    ];
+  }
+  if (code === 503 && text === "Error: need RCPT command" && reply.inTransaction) {
+    return [554, "5.5.1 Error: no valid recipients"];
+  }
+  if (code === 501 && text === "Error: Bad sender address syntax") {
+    return [501, "5.1.7 Bad sender address syntax"];
+  }
+  if (code === 501 && text === "Error: Bad recipient address syntax") {
+    return [501, "5.1.3 Bad recipient address syntax"];
+  }
+  return [code, reply.enhancedCode ? `${reply.enhancedCode} ${text}` : text];
+}
+
+/** The EHLO keywords in Postfix's order, with VRFY and ETRN, AUTH only where allowed. */
+export function ehloKeywords(features: string[], authAllowed: boolean): string[] {
+  const keyword = (line: string) => line.split(" ")[0].toUpperCase();
+  const all = [...features, "VRFY", "ETRN"]
+    .filter((line) => authAllowed || keyword(line) !== "AUTH");
+  const rank = (line: string) => {
+    const at = POSTFIX_EHLO_ORDER.indexOf(keyword(line));
+    return at < 0 ? POSTFIX_EHLO_ORDER.length : at;
+  };
+  return all.sort((a, b) => rank(a) - rank(b));
+}
+
+/** The answer to `ETRN args` (Postfix without fast-flush domains refuses every domain). */
+export function etrnReply(args: string[], inTransaction: boolean): [number, string] {
+  if (inTransaction) return [503, "Error: MAIL transaction in progress"];
+  if (args.length !== 1) return [500, "Syntax: ETRN domain"];
+  const domain = args[0].replace(/^[@#]/, "");
+  const hostname =
+    /^(?=.{1,255}$)[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/i;
+  if (!hostname.test(domain) && !/^\[[0-9a-f.:]+\]$/i.test(domain)) {
+    return [501, "Error: invalid parameter syntax"];
+  }
+  return [459, `<${domain}>: service unavailable`];
+}
+
+/** The answer to `VRFY argument`, given how RCPT would treat the address. */
+export function vrfyReply(
+  argument: string,
+  checkRecipient: (address: string) => Refusal | null,
+): [number, string] {
+  if (argument === "") return [501, "5.5.4 Syntax: VRFY address"];
+  const address = /<([^>]*)>/.exec(argument)?.[1] ?? argument;
+  const problem = checkRecipient(address);
+  if (problem) return [problem.responseCode, problem.message];
+  return [252, `2.0.0 ${argument}`];
+}
+
+/** Options for {@link PostfixServer}: `smtp-server`'s, plus the recipient check VRFY uses. */
+export interface PostfixServerOptions extends SMTPServerOptions {
+  /** Why RCPT would refuse an address (also used by VRFY), or null. */
+  checkRecipient: (address: string) => Refusal | null;
+}
+
+/**
+ * An `smtp-server` whose every reply is worded as Postfix words it. Its
+ * `connect()` does what the library's does (as of 3.21.6), with
+ * a connection class of its own (Postfix's words, VRFY, ETRN) in place of the library's.
+ */
+export class PostfixServer extends SMTPServer {
+  /** The recipient check VRFY uses. */
+  readonly checkRecipient: (address: string) => Refusal | null;
+
+  constructor(options: PostfixServerOptions) {
+    super(options);
+    this.checkRecipient = options.checkRecipient;
+  }
+
+  /** Takes over a new client connection (as `SMTPServer.connect`, with Postfix's words). */
+  override connect(socket: Socket | TLSSocket, socketOptions?: unknown): void {
+    // deno-lint-ignore no-explicit-any
+    const connection = new PostfixConnection(this, socket, socketOptions as any);
+    this.connections.add(connection);
+    connection.on("error", (error: Error) => this._onError(error));
+    // deno-lint-ignore no-explicit-any
+    connection.on("connect", (data: any) => this._onClientConnect(data));
+    connection.init();
+  }
+}
+
+/** One client connection speaking Postfix's dialect. */
+class PostfixConnection extends SMTPConnection {
+  override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const [postfixCode, lines] = postfixReply(code, data, {
+      context,
+      inTransaction: Boolean(this.session.envelope?.mailFrom),
+      authAllowed: this.secure || Boolean(this._server.options.allowInsecureAuth),
+      enhancedCode: this._getEnhancedStatusCode(code, context),
+    });
+    super.send(postfixCode, lines, false);
+  }
+
+  override handler_VRFY(command: { toString(): string }, callback: () => void): void {
+    const argument = command.toString().trim().split(/\s+/).slice(1).join(" ");
+    const [code, text] = vrfyReply(argument, (this._server as PostfixServer).checkRecipient);
+    super.send(code, text, false);
+    callback();
+  }
+
+  handler_ETRN(command: { toString(): string }, callback: () => void): void {
+    const args = command.toString().trim().split(/\s+/).slice(1);
+    const [code, text] = etrnReply(args, Boolean(this.session.envelope?.mailFrom));
+    super.send(code, text, false);
+    callback();
+  }
+}
