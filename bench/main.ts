@@ -1,41 +1,62 @@
 /**
  * `deno task bench`: how close the helper's `sendmail` comes to what the
- * machine can do, and how it compares with Python's smtplib and Nodemailer.
+ * machine can do, and how it compares with Python's smtplib and Nodemailer,
+ * in three tables from one run:
  *
- * Everything runs on 127.0.0.1 in one process tree: a sink server
- * (bench/sink.ts) and one child process per send, so each sender's peak
- * memory is its own (measured with `/usr/bin/time`). The senders:
+ * - throughput: 1, 10 and 50 MB messages, and 1,000 recipients, sent to a
+ *   sink server (bench/sink.ts) on 127.0.0.1 from one child process per
+ *   send, so each sender's peak memory is its own (`/usr/bin/time`). The
+ *   senders: the wire limit and the string limit (bench/send_raw.ts), the
+ *   helper (bench/send_helper.ts; at 1,000 recipients also pipelined),
+ *   smtplib (bench/send_smtplib.py) and Nodemailer (bench/send_nodemailer.mjs). {@link RUNS} runs each,
+ *   senders interleaved; the median counts, and a ratio between two
+ *   senders is the median of the per-run ratios.
+ * - latency: round trips through a delaying proxy (bench/latency.ts);
+ * - start-up: simple.ts against a bare script and simple.py (bench/startup.ts).
  *
- * - wire limit: bench/send_raw.ts writing the prepared payload bytes;
- * - string limit: bench/send_raw.ts encoding the message string and writing it;
- * - helper: bench/send_helper.ts, lib/smtp.ts's `sendmail`;
- * - smtplib: bench/send_smtplib.py; Nodemailer: bench/send_nodemailer.mjs (Node.js).
- *
- * Each case runs {@link RUNS} times (senders interleaved) and the median
- * counts. Prints a table, the targets met or missed, and writes the same
- * figures to bench/results.json. Stops by itself within {@link DEADLINE_MS}.
+ * Prints the tables, a PASS or MISS line per target, the total time, and
+ * writes the same figures to bench/results.json. Stops by itself within
+ * {@link DEADLINE_MS}.
  *
  * @module
  */
 
+import { COUNTS, type LatencyRow, measureLatency, RTT_MS } from "./latency.ts";
 import { bookMessage, makeMessage, wirePayload } from "./message.ts";
-import { FROM, recipients } from "./senders.ts";
+import { FROM } from "./senders.ts";
+import { BARE, measureStartup, type StartupRow } from "./startup.ts";
+import {
+  fixed,
+  hasTime,
+  here,
+  killAll,
+  median,
+  peakKiB,
+  python,
+  runOk,
+  senderCommand,
+  type SenderName,
+  Sink,
+  table,
+  timed,
+} from "./util.ts";
 
 const RUNS = 3;
-const STARTUP_RUNS = 5;
+const LATENCY_ROUNDS = 5;
+const STARTUP_ROUNDS = 21;
 const SIZES_MB = [1, 10, 50];
 const MB = 1_000_000;
+const MIB = 1024 * 1024;
 const RECIPIENTS = 1000;
 const DEADLINE_MS = 280_000;
-const CHILD_TIMEOUT_MS = 60_000;
 
-const here = new URL(".", import.meta.url).pathname;
-const root = new URL("..", import.meta.url).pathname;
-const deno = Deno.execPath();
-const children = new Set<Deno.ChildProcess>();
-const hasTime = exists("/usr/bin/time");
-
-type SenderName = "wire" | "string" | "helper" | "smtplib" | "nodemailer";
+const SENDERS: SenderName[] = ["wire", "string", "helper", "smtplib", "nodemailer"];
+/** The recipients case adds the pipelined helper. */
+const RCPT_SENDERS: SenderName[] = [
+  ...SENDERS.slice(0, 3),
+  "helper-pipelined",
+  ...SENDERS.slice(3),
+];
 
 /** What one send measured. */
 interface Sample {
@@ -46,7 +67,7 @@ interface Sample {
   sinkBusySeconds: number;
 }
 
-/** One row of the results: a sender in one case, medians over its runs. */
+/** One row of the throughput table: a sender in one case, medians over its runs. */
 interface Row {
   case: string;
   sender: string;
@@ -63,430 +84,318 @@ interface Row {
   runs: number[];
 }
 
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** A target, met or not. */
+interface Target {
+  name: string;
+  met: boolean;
+  detail: string;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-/** Kills every child still running; safe to call more than once. */
-function killAll(): void {
-  for (const child of children) {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
-  children.clear();
-}
-
-/** Runs a command to its end (killed after the child timeout); stdout and wall time. */
-async function run(
-  command: string,
-  args: string[],
-): Promise<{ stdout: string; seconds: number; code: number; stderr: string }> {
-  const started = performance.now();
-  const child = new Deno.Command(command, {
-    args,
-    cwd: root,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  children.add(child);
-  const timer = setTimeout(() => child.kill("SIGKILL"), CHILD_TIMEOUT_MS);
-  try {
-    const output = await child.output();
-    const seconds = (performance.now() - started) / 1000;
-    const decoder = new TextDecoder();
-    return {
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-      seconds,
-      code: output.code,
-    };
-  } finally {
-    clearTimeout(timer);
-    children.delete(child);
-  }
-}
-
-/** The sink's output, one JSON record per line. */
-class Sink {
-  port = 0;
-  #lines: AsyncIterator<string>;
-  #child: Deno.ChildProcess;
-
-  constructor() {
-    this.#child = new Deno.Command(deno, {
-      args: ["run", "--allow-net=127.0.0.1", `${here}sink.ts`],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    children.add(this.#child);
-    this.#lines = lines(this.#child.stdout);
-  }
-
-  async start(): Promise<void> {
-    this.port = (await this.next()).port as number;
-  }
-
-  /** The next record, or an error if none comes within 10 seconds. */
-  async next(): Promise<Record<string, number>> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error("the sink reported nothing")), 10_000);
-    });
-    try {
-      const { value, done } = await Promise.race([this.#lines.next(), timeout]);
-      if (done) throw new Error("the sink stopped");
-      return JSON.parse(value);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-}
-
-async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let pending = "";
-  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-    pending += text;
-    let lf;
-    while ((lf = pending.indexOf("\n")) !== -1) {
-      yield pending.slice(0, lf);
-      pending = pending.slice(lf + 1);
-    }
-  }
-}
-
-/** The command line that sends `file` to `count` recipients with `sender`. */
-function senderCommand(
-  sender: SenderName,
-  port: number,
-  file: string,
-  count: number,
-  python: string,
-): string[] {
-  const common = [String(port), file, String(count)];
-  const denoRun = [deno, "run", "--allow-net=127.0.0.1", `--allow-read=${file}`];
-  switch (sender) {
-    case "wire":
-      return [...denoRun, `${here}send_raw.ts`, "wire", ...common];
-    case "string":
-      return [...denoRun, `${here}send_raw.ts`, "string", ...common];
-    case "helper":
-      return [...denoRun, `${here}send_helper.ts`, ...common];
-    case "smtplib":
-      return [python, `${here}send_smtplib.py`, ...common];
-    case "nodemailer":
-      return ["node", `${here}send_nodemailer.mjs`, ...common];
-  }
+/** The median over the runs of `a[i] / b[i]`: runs side by side share the machine's mood. */
+function ratio(a: number[], b: number[]): number {
+  return median(a.map((value, i) => value / b[i]));
 }
 
 /** Runs one send under /usr/bin/time and collects its figures and the sink's. */
-async function send(
-  sink: Sink,
-  command: string[],
-  rssFile: string,
-): Promise<Sample> {
-  const [program, ...args] = hasTime
-    ? ["/usr/bin/time", "-f", "%M", "-o", rssFile, ...command]
-    : command;
-  const result = await run(program, args);
-  if (result.code !== 0) {
-    throw new Error(`${command.join(" ")} failed (${result.code}):\n${result.stderr}`);
-  }
+async function send(sink: Sink, command: string[], rssFile: string): Promise<Sample> {
+  const result = await runOk(timed(command, rssFile));
   const figures = JSON.parse(result.stdout.trim().split("\n").at(-1)!);
   const received = await sink.next();
   return {
     seconds: figures.seconds,
     writes: figures.writes,
-    peakRssKiB: hasTime ? Number(Deno.readTextFileSync(rssFile).trim()) : undefined,
+    peakRssKiB: peakKiB(rssFile),
     sinkBytes: received.bytes,
     sinkBusySeconds: received.busySeconds,
   };
 }
 
-/** Real python3, not a version manager's shell-script shim (which adds start-up time). */
-async function findPython(): Promise<string> {
-  const { stdout } = await run("python3", ["-c", "import sys; print(sys.executable)"]);
-  return stdout.trim() || "python3";
+/**
+ * The throughput table's rows: each runtime's baseline memory with the
+ * book's message, then every size and the recipients case, {@link RUNS}
+ * runs each with the senders interleaved. Byte counts the sink saw that
+ * differ from the expected go to `notes`.
+ */
+async function measureThroughput(
+  sink: Sink,
+  temp: string,
+  bookFile: string,
+  notes: string[],
+): Promise<Row[]> {
+  const rssFile = `${temp}/rss`;
+  const rows: Row[] = [];
+  const book = Deno.readTextFileSync(bookFile);
+  const bookWire = `${temp}/book.wire`;
+  Deno.writeFileSync(bookWire, wirePayload(book));
+  const baselineKiB = new Map<SenderName, number>();
+  for (const sender of RCPT_SENDERS) {
+    const file = sender === "wire" ? bookWire : bookFile;
+    const sample = await send(sink, senderCommand(sender, sink.port, file, 1), rssFile);
+    baselineKiB.set(sender, sample.peakRssKiB ?? NaN);
+  }
+
+  const measureCase = async (
+    name: string,
+    message: string,
+    textFile: string,
+    wireFile: string,
+    count: number,
+    senders: SenderName[],
+  ) => {
+    const samples = new Map<SenderName, Sample[]>(senders.map((s) => [s, []]));
+    for (let i = 0; i < RUNS; i++) {
+      for (const sender of senders) {
+        const file = sender === "wire" ? wireFile : textFile;
+        const command = senderCommand(sender, sink.port, file, count);
+        samples.get(sender)!.push(await send(sink, command, rssFile));
+      }
+    }
+    // The string limit sends the text as it is, plus CRLF . CRLF.
+    const wireBytes = Deno.statSync(wireFile).size;
+    const times = (sender: SenderName) => samples.get(sender)!.map((s) => s.seconds);
+    for (const sender of senders) {
+      const list = samples.get(sender)!;
+      const expected = sender === "string" ? message.length + 5 : wireBytes;
+      if (list.some((s) => s.sinkBytes !== expected)) {
+        notes.push(
+          `ERROR ${name} ${sender}: the sink got ${list[0].sinkBytes} bytes, ` +
+            `expected ${expected}`,
+        );
+      }
+      const seconds = median(times(sender));
+      const peak = median(list.map((s) => s.peakRssKiB ?? NaN)) / 1024;
+      rows.push({
+        case: name,
+        sender,
+        messageBytes: message.length,
+        seconds,
+        // A tiny message to many recipients: the time says more than MB/s.
+        mbPerSecond: count > 1 ? undefined : message.length / MB / seconds,
+        ratioToString: ratio(times("string"), times(sender)),
+        ratioToWire: ratio(times("wire"), times(sender)),
+        peakRssMiB: peak,
+        overBaselineMiB: peak - baselineKiB.get(sender)! / 1024,
+        writes: list[0].writes === undefined ? undefined : median(list.map((s) => s.writes!)),
+        sinkBytes: list[0].sinkBytes,
+        sinkBusyShare: median(list.map((s) => s.sinkBusySeconds / s.seconds)),
+        runs: list.map((s) => s.seconds),
+      });
+    }
+  };
+
+  for (const sizeMB of SIZES_MB) {
+    const message = makeMessage(sizeMB * MB);
+    const textFile = `${temp}/message-${sizeMB}MB.txt`;
+    const wireFile = `${temp}/message-${sizeMB}MB.wire`;
+    Deno.writeTextFileSync(textFile, message);
+    Deno.writeFileSync(wireFile, wirePayload(message));
+    await measureCase(`${sizeMB} MB`, message, textFile, wireFile, 1, SENDERS);
+  }
+  await measureCase(`${RECIPIENTS} rcpts`, book, bookFile, bookWire, RECIPIENTS, RCPT_SENDERS);
+  return rows;
 }
 
-function fixed(value: number | undefined, digits: number): string {
-  return value === undefined || Number.isNaN(value) ? "-" : value.toFixed(digits);
+function throughputTable(rows: Row[]): string {
+  return table(
+    ["case", "sender", "wall s", "MB/s", "x string", "x wire", "peak RSS MiB", "over base MiB"]
+      .concat("writes"),
+    rows.map((row) => [
+      row.case,
+      row.sender,
+      fixed(row.seconds, 3),
+      fixed(row.mbPerSecond, 1),
+      fixed(row.ratioToString, 2),
+      fixed(row.ratioToWire, 2),
+      fixed(row.peakRssMiB, 1),
+      fixed(row.overBaselineMiB, 1),
+      row.writes === undefined ? "-" : String(row.writes),
+    ]),
+    2,
+  );
 }
 
-function table(rows: Row[]): string {
-  const header = [
-    "case",
-    "sender",
-    "wall s",
-    "MB/s",
-    "x string",
-    "x wire",
-    "peak RSS MiB",
-    "over base MiB",
-    "writes",
-  ];
-  const body = rows.map((row) => [
-    row.case,
-    row.sender,
-    fixed(row.seconds, 3),
-    fixed(row.mbPerSecond, 1),
-    fixed(row.ratioToString, 2),
-    fixed(row.ratioToWire, 2),
-    fixed(row.peakRssMiB, 1),
-    fixed(row.overBaselineMiB, 1),
-    row.writes === undefined ? "-" : String(row.writes),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((cells) => cells[i].length)));
-  const line = (cells: string[]) =>
-    "| " + cells.map((cell, i) => i < 2 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))
-      .join(" | ") +
-    " |";
-  const rule = "| " + widths.map((w, i) => i < 2 ? "-".repeat(w) : "-".repeat(w - 1) + ":")
-    .join(" | ") +
-    " |";
-  return [line(header), rule, ...body.map(line)].join("\n");
+function latencyTable(rows: LatencyRow[]): string {
+  const header = ["client", ...COUNTS.map((n) => `${n} rcpt${n === 1 ? "" : "s"}`)];
+  const text = table(
+    header,
+    rows.map((row) => [
+      row.quit ? row.client : `${row.client} *`,
+      ...COUNTS.map((n) => `${row.rtt[n].toFixed(1)} RTT`),
+    ]),
+  );
+  const noQuit = rows.some((row) => !row.quit)
+    ? "\n\n\\* sends no QUIT: closes after the message's reply, so one round trip fewer"
+    : "";
+  const late = rows.flatMap((row) => row.late);
+  const proxyNote = `\n\nThe proxy's own lateness (past ${RTT_MS / 2} ms, summed over a ` +
+    `session's chunks): median ${median(late).toFixed(2)} RTT, at most ` +
+    `${Math.max(...late).toFixed(2)} RTT per session`;
+  return text + noQuit + proxyNote;
+}
+
+function startupTable(rows: StartupRow[]): string {
+  return table(
+    ["command", "median ms", "x bare", "x python3", "peak RSS MiB"],
+    rows.map((row) => [
+      row.command,
+      (row.seconds * 1000).toFixed(1),
+      row.ratioToBare.toFixed(2),
+      row.ratioToPython.toFixed(2),
+      fixed(row.peakRssMiB, 1),
+    ]),
+  );
+}
+
+/** Every target of issues 10 and before, met or missed, from the three tables. */
+function targets(rows: Row[], latency: LatencyRow[], startup: StartupRow[]): Target[] {
+  const list: Target[] = [];
+  const row = (name: string, sender: string) =>
+    rows.find((r) => r.case === name && r.sender === sender)!;
+  const big = `${SIZES_MB.at(-1)} MB`;
+  const helperBig = row(big, "helper");
+  for (const [other, times] of [["smtplib", 5], ["nodemailer", 3]] as const) {
+    const speed = ratio(row(big, other).runs, helperBig.runs);
+    list.push({
+      name: `throughput: helper at ${big} at least ${times}x ${other}`,
+      met: speed >= times,
+      detail: `${speed.toFixed(2)}x (median of per-run ratios)`,
+    });
+  }
+  const overMessage = helperBig.overBaselineMiB! / (helperBig.messageBytes / MIB);
+  list.push({
+    name: `memory: helper at ${big} at most 2.5x the message over the runtime's baseline`,
+    met: overMessage <= 2.5,
+    detail: `${fixed(overMessage, 2)}x (${fixed(helperBig.overBaselineMiB, 1)} MiB over)`,
+  });
+  list.push({
+    name: `throughput: helper at ${big} at least 0.8 of the string limit`,
+    met: helperBig.ratioToString! >= 0.8,
+    detail: `${helperBig.ratioToString!.toFixed(2)} of the string limit, ` +
+      `${helperBig.ratioToWire!.toFixed(2)} of the wire limit`,
+  });
+  // Linear: the time per MB at 50 MB is no worse than at 10 MB (1 MB is fixed costs).
+  const perMB = SIZES_MB.map((sizeMB) => row(`${sizeMB} MB`, "helper").seconds / sizeMB);
+  list.push({
+    name: "throughput: helper time grows linearly from 10 to 50 MB",
+    met: perMB.at(-1)! <= 1.25 * perMB.at(-2)!,
+    detail: "ms per MB at " +
+      SIZES_MB.map((size, i) => `${size} MB: ${(perMB[i] * 1000).toFixed(2)}`).join(", "),
+  });
+  const pipelined = latency.find((r) => r.client === "helper (pipelined)")!;
+  for (const count of COUNTS) {
+    list.push({
+      name: `latency: pipelined helper at most 5 RTT to ${count} recipient${count > 1 ? "s" : ""}`,
+      met: pipelined.rtt[count] <= 5,
+      detail: `${pipelined.rtt[count].toFixed(2)} RTT`,
+    });
+  }
+  const simple = startup.find((r) => r.command.includes("simple.ts"))!;
+  const py = startup.find((r) => r.command.includes("simple.py"))!;
+  list.push({
+    name: "start-up: simple.ts at most 1.3x the bare script",
+    met: simple.ratioToBare <= 1.3,
+    detail: `${simple.ratioToBare.toFixed(2)}x (median of per-round ratios)`,
+  });
+  list.push({
+    name: "start-up: simple.ts faster than python3 simple.py",
+    met: simple.ratioToPython < 1,
+    detail: `${simple.ratioToPython.toFixed(2)}x (${(simple.seconds * 1000).toFixed(1)} ms ` +
+      `against ${(py.seconds * 1000).toFixed(1)} ms)`,
+  });
+  return list;
+}
+
+async function versions(): Promise<string> {
+  const py = (await runOk([python, "--version"])).stdout.trim().replace("Python ", "");
+  const node = (await runOk(["node", "--version"])).stdout.trim().replace(/^v/, "");
+  const pkg = JSON.parse(Deno.readTextFileSync(`${here}../node_modules/nodemailer/package.json`));
+  return `Deno ${Deno.version.deno}, Python ${py} (${python}), Node.js ${node}, ` +
+    `Nodemailer ${pkg.version}`;
 }
 
 async function main(): Promise<number> {
   const started = new Date();
+  const clock = performance.now();
   const temp = await Deno.makeTempDir({ prefix: "smtp-bench-" });
   const sink = new Sink();
   try {
     await sink.start();
-    const python = await findPython();
-    const senders: SenderName[] = ["wire", "string", "helper", "smtplib", "nodemailer"];
-    const rows: Row[] = [];
     const notes: string[] = [];
-    const rssFile = `${temp}/rss`;
-
-    // The book's message: each runtime's baseline memory, and the recipients case.
     const bookFile = `${temp}/book.txt`;
-    const book = bookMessage(["reader@example.com"], FROM);
-    Deno.writeTextFileSync(bookFile, book);
-    Deno.writeFileSync(`${temp}/book.wire`, wirePayload(book));
-    const baselineKiB = new Map<SenderName, number>();
-    for (const sender of senders) {
-      const file = sender === "wire" ? `${temp}/book.wire` : bookFile;
-      const sample = await send(sink, senderCommand(sender, sink.port, file, 1, python), rssFile);
-      baselineKiB.set(sender, sample.peakRssKiB ?? NaN);
-    }
+    Deno.writeTextFileSync(bookFile, bookMessage(["reader@example.com"], FROM));
 
-    const addCase = (
-      name: string,
-      messageBytes: number,
-      samples: Map<SenderName, Sample[]>,
-      expectedBytes: Map<SenderName, number>,
-    ) => {
-      const medianOf = (sender: SenderName) => median(samples.get(sender)!.map((s) => s.seconds));
-      for (const sender of senders) {
-        const list = samples.get(sender)!;
-        const seconds = medianOf(sender);
-        const peak = median(list.map((s) => s.peakRssKiB ?? NaN)) / 1024;
-        const sinkBytes = list[0].sinkBytes;
-        if (list.some((s) => s.sinkBytes !== expectedBytes.get(sender))) {
-          notes.push(
-            `ERROR ${name} ${sender}: the sink got ${sinkBytes} bytes, ` +
-              `expected ${expectedBytes.get(sender)}`,
-          );
-        }
-        rows.push({
-          case: name,
-          sender,
-          messageBytes,
-          seconds,
-          mbPerSecond: messageBytes / MB / seconds,
-          ratioToString: medianOf("string") / seconds,
-          ratioToWire: medianOf("wire") / seconds,
-          peakRssMiB: peak,
-          overBaselineMiB: peak - baselineKiB.get(sender)! / 1024,
-          writes: list[0].writes === undefined ? undefined : median(list.map((s) => s.writes!)),
-          sinkBytes,
-          sinkBusyShare: median(list.map((s) => s.sinkBusySeconds / s.seconds)),
-          runs: list.map((s) => s.seconds),
-        });
-      }
+    const phases: Record<string, number> = {};
+    const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const from = performance.now();
+      const result = await work();
+      phases[name] = (performance.now() - from) / 1000;
+      return result;
     };
+    const rows = await phase("throughput", () => measureThroughput(sink, temp, bookFile, notes));
+    const latency = await phase(
+      "latency",
+      () => measureLatency(sink.port, bookFile, LATENCY_ROUNDS),
+    );
+    for (let i = 0; i < LATENCY_ROUNDS * latency.length * COUNTS.length; i++) await sink.next();
+    const startup = await phase(
+      "start-up",
+      () => measureStartup(sink, STARTUP_ROUNDS, `${temp}/rss`),
+    );
+    const goals = targets(rows, latency, startup);
+    const seconds = (performance.now() - clock) / 1000;
 
-    for (const sizeMB of SIZES_MB) {
-      const message = makeMessage(sizeMB * MB);
-      const payload = wirePayload(message);
-      const textFile = `${temp}/message-${sizeMB}MB.txt`;
-      const wireFile = `${temp}/message-${sizeMB}MB.wire`;
-      Deno.writeTextFileSync(textFile, message);
-      Deno.writeFileSync(wireFile, payload);
-      const samples = new Map<SenderName, Sample[]>(senders.map((s) => [s, []]));
-      for (let i = 0; i < RUNS; i++) {
-        for (const sender of senders) {
-          const file = sender === "wire" ? wireFile : textFile;
-          const command = senderCommand(sender, sink.port, file, 1, python);
-          samples.get(sender)!.push(await send(sink, command, rssFile));
-        }
-      }
-      // The string limit sends the text as it is, plus CRLF . CRLF.
-      const expected = new Map<SenderName, number>(
-        senders.map((s) => [s, s === "string" ? message.length + 5 : payload.length]),
-      );
-      addCase(`${sizeMB} MB`, message.length, samples, expected);
-    }
-
-    // 1,000 recipients on the book's message.
-    {
-      const samples = new Map<SenderName, Sample[]>(senders.map((s) => [s, []]));
-      for (let i = 0; i < RUNS; i++) {
-        for (const sender of senders) {
-          const file = sender === "wire" ? `${temp}/book.wire` : bookFile;
-          const command = senderCommand(sender, sink.port, file, RECIPIENTS, python);
-          samples.get(sender)!.push(await send(sink, command, rssFile));
-        }
-      }
-      const wireBytes = wirePayload(book).length;
-      const expected = new Map<SenderName, number>(
-        senders.map((s) => [s, s === "string" ? book.length + 5 : wireBytes]),
-      );
-      addCase(`${RECIPIENTS} rcpts`, book.length, samples, expected);
-      for (const row of rows.filter((r) => r.case === `${RECIPIENTS} rcpts`)) {
-        row.mbPerSecond = undefined; // a tiny message: recipients per second say more
-      }
-    }
-
-    // Start-up: the whole simple.ts against the book's simple.py, one process each.
-    const server = `127.0.0.1:${sink.port}`;
-    const startupCommands: Record<string, string[]> = {
-      "simple.ts": [deno, "run", "-N", "simple.ts", server, FROM, recipients(1)[0]],
-      "simple.py": [python, `${here}startup_smtplib.py`, server, FROM, recipients(1)[0]],
-    };
-    const startup: Record<string, Sample[]> = { "simple.ts": [], "simple.py": [] };
-    for (let i = -1; i < STARTUP_RUNS; i++) { // run -1 warms the caches and is not counted
-      for (const [name, command] of Object.entries(startupCommands)) {
-        const [program, ...args] = hasTime
-          ? ["/usr/bin/time", "-f", "%M", "-o", rssFile, ...command]
-          : command;
-        const result = await run(program, args);
-        if (result.code !== 0) throw new Error(`${name} failed:\n${result.stderr}`);
-        const received = await sink.next();
-        if (i < 0) continue;
-        startup[name].push({
-          seconds: result.seconds,
-          peakRssKiB: hasTime ? Number(Deno.readTextFileSync(rssFile).trim()) : undefined,
-          sinkBytes: received.bytes,
-          sinkBusySeconds: received.busySeconds,
-        });
-      }
-    }
-    const startupSeconds = (name: string) => median(startup[name].map((s) => s.seconds));
-    for (const name of Object.keys(startup)) {
-      rows.push({
-        case: "start-up",
-        sender: name,
-        messageBytes: book.length,
-        seconds: startupSeconds(name),
-        ratioToString: undefined,
-        ratioToWire: undefined,
-        peakRssMiB: median(startup[name].map((s) => s.peakRssKiB ?? NaN)) / 1024,
-        runs: startup[name].map((s) => s.seconds),
-      });
-    }
-
-    // ---- the targets ----
-    const row = (name: string, sender: string) =>
-      rows.find((r) => r.case === name && r.sender === sender)!;
-    const targets: { name: string; met: boolean; detail: string }[] = [];
-    const big = `${SIZES_MB.at(-1)} MB`;
-    const helperBig = row(big, "helper");
-    targets.push({
-      name: `helper at ${big} >= 0.8 of the string limit`,
-      met: helperBig.ratioToString! >= 0.8,
-      detail: `${helperBig.ratioToString!.toFixed(2)} of the string limit, ` +
-        `${helperBig.ratioToWire!.toFixed(2)} of the wire limit`,
-    });
-    for (const other of ["smtplib", "nodemailer"]) {
-      const them = row(big, other);
-      targets.push({
-        name: `helper ahead of ${other} at ${big}`,
-        met: helperBig.seconds < them.seconds,
-        detail: `${(them.seconds / helperBig.seconds).toFixed(2)}x ${other}'s speed`,
-      });
-    }
-    for (const sizeMB of SIZES_MB) {
-      const r = row(`${sizeMB} MB`, "helper");
-      targets.push({
-        name: `helper memory at ${sizeMB} MB within 3x the message over baseline`,
-        met: !(r.overBaselineMiB! > 3 * r.messageBytes / 1024 / 1024),
-        detail: `${fixed(r.overBaselineMiB, 1)} MiB over the baseline, ` +
-          `${fixed(r.overBaselineMiB! / (r.messageBytes / 1024 / 1024), 2)}x the message`,
-      });
-    }
-    // Linear: the time per MB at 50 MB is no worse than at 10 MB (1 MB is fixed costs).
-    const perMB = SIZES_MB.map((sizeMB) => row(`${sizeMB} MB`, "helper").seconds / sizeMB);
-    targets.push({
-      name: "helper time grows linearly from 10 to 50 MB",
-      met: perMB.at(-1)! <= 1.25 * perMB.at(-2)!,
-      detail: "ms per MB at " +
-        SIZES_MB.map((size, i) => `${size} MB: ${(perMB[i] * 1000).toFixed(2)}`).join(", "),
-    });
-    const startupRatio = startupSeconds("simple.ts") / startupSeconds("simple.py");
-    targets.push({
-      name: "start-up: simple.ts no slower than simple.py",
-      met: startupRatio <= 1.0,
-      detail: `ratio ${startupRatio.toFixed(2)} (${startupSeconds("simple.ts").toFixed(3)} s ` +
-        `vs ${startupSeconds("simple.py").toFixed(3)} s)`,
-    });
-
-    const wireBig = row(big, "wire");
+    const wireBig = rows.find((r) => r.case === `${SIZES_MB.at(-1)} MB` && r.sender === "wire")!;
     const sinkNote = `sink check: the wire limit reached ${wireBig.mbPerSecond!.toFixed(0)} MB/s ` +
-      `at ${big}, the sink busy scanning for ${(wireBig.sinkBusyShare! * 100).toFixed(0)}% ` +
-      `of that transfer`;
-
+      `at ${wireBig.case}, the sink busy scanning for ` +
+      `${(wireBig.sinkBusyShare! * 100).toFixed(0)}% of that transfer`;
     const machine = `${navigator.hardwareConcurrency} cores, ${
       (Deno.systemMemoryInfo().total / 2 ** 30).toFixed(0)
     } GiB`;
+    const software = await versions();
+
+    console.log(`SMTP sending benchmark, ${started.toISOString().slice(0, 10)}, ${machine}`);
+    console.log(software);
     console.log(
-      `SMTP sending benchmark, ${started.toISOString().slice(0, 10)}, ${machine}, ` +
-        `Deno ${Deno.version.deno}, ${RUNS} runs each (median); 1 MB = 10^6 bytes`,
+      `\nThroughput (median of ${RUNS} runs; x string, x wire: medians of per-run ratios; ` +
+        `1 MB = 10^6 bytes):\n`,
     );
-    console.log(table(rows));
+    console.log(throughputTable(rows));
+    console.log(`\n${sinkNote}`);
+    console.log(
+      `\nLatency: round trips (${RTT_MS} ms each) from connecting to QUIT's reply, ` +
+        `through the delaying proxy (median of ${LATENCY_ROUNDS} rounds):\n`,
+    );
+    console.log(latencyTable(latency));
+    console.log(
+      `\nStart-up: spawn to exit, sending the book's message to the sink ` +
+        `(${STARTUP_ROUNDS} interleaved rounds; ratios are medians of per-round ratios):\n`,
+    );
+    console.log(startupTable(startup));
     console.log("");
-    console.log(sinkNote);
     for (const note of notes) console.log(note);
-    for (const target of targets) {
-      console.log(`${target.met ? "met   " : "MISSED"} ${target.name}: ${target.detail}`);
+    for (const goal of goals) {
+      console.log(`${goal.met ? "PASS" : "MISS"} ${goal.name}: ${goal.detail}`);
     }
     if (!hasTime) console.log("/usr/bin/time is missing: no memory figures");
+    const split = Object.entries(phases).map(([name, s]) => `${name} ${s.toFixed(1)} s`);
+    console.log(`\nThe bench took ${seconds.toFixed(1)} s (${split.join(", ")}).`);
+    console.log("The same figures: bench/results.json");
 
-    Deno.writeTextFileSync(
-      `${here}results.json`,
-      JSON.stringify(
-        {
-          date: started.toISOString(),
-          machine,
-          deno: Deno.version.deno,
-          runs: RUNS,
-          startupRuns: STARTUP_RUNS,
-          rows,
-          targets,
-          sink: sinkNote,
-          notes,
-        },
-        null,
-        2,
-      ) + "\n",
-    );
-    console.log(`\nThe same figures: bench/results.json`);
+    const results = {
+      date: started.toISOString(),
+      machine,
+      software,
+      seconds,
+      phases,
+      runs: RUNS,
+      rows,
+      latency: { rttMs: RTT_MS, rounds: LATENCY_ROUNDS, rows: latency },
+      startup: { rounds: STARTUP_ROUNDS, baseline: BARE, rows: startup },
+      targets: goals,
+      sink: sinkNote,
+      notes,
+    };
+    Deno.writeTextFileSync(`${here}results.json`, JSON.stringify(results, null, 2) + "\n");
     return notes.length > 0 ? 1 : 0;
   } finally {
     killAll();

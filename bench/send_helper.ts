@@ -1,10 +1,11 @@
 /**
  * The helper under test: `SMTP.connect`, `sendmail`, `quit` from
  * lib/smtp.ts, with the connection wrapped (through `SMTPOptions.dial`) to
- * count the `write()` calls the helper makes.
+ * count the `write()` calls the helper makes. A fourth argument,
+ * `pipelining`, connects with `{ pipelining: true }`.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 --allow-read bench/send_helper.ts PORT FILE RECIPIENTS
+ * deno run --allow-net=127.0.0.1 --allow-read bench/send_helper.ts PORT FILE RECIPIENTS [pipelining]
  * ```
  * @module
  */
@@ -15,6 +16,7 @@ import { FROM, recipients, report, senderArgs } from "./senders.ts";
 const { port, file, count } = senderArgs(Deno.args);
 const message = Deno.readTextFileSync(file);
 const to = recipients(count);
+const pipelining = Deno.args[3] === "pipelining";
 let writes = 0;
 
 /** Deno.connect, with a counter on the connection's write(). */
@@ -33,7 +35,7 @@ async function countingDial(
 }
 
 const start = performance.now();
-const connection = await SMTP.connect(`127.0.0.1:${port}`, { dial: countingDial });
+const connection = await SMTP.connect(`127.0.0.1:${port}`, { dial: countingDial, pipelining });
 await connection.sendmail(FROM, to, message);
 await connection.quit();
 report({ seconds: (performance.now() - start) / 1000, writes });
