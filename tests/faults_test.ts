@@ -5,6 +5,12 @@
  * nothing went out after the failure, and no message body when it should
  * not have), and that the process ended within its `--timeout`.
  *
+ * This file: connecting, the greeting and EHLO/HELO, malformed and hostile
+ * replies, the mail transaction, AUTH, hostile arguments, SIZE, 421 and
+ * `--pipelining`. TLS is in faults_tls_test.ts, an unanswered QUIT in
+ * faults_quit_test.ts, the command line as typed in faults_cli_test.ts; the
+ * harness is faults_run.ts.
+ *
  * The expected lines come from /work/shared/book/LISTINGS.md.
  *
  * @module
@@ -12,279 +18,38 @@
 
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { type KeyPair, makeTestCertificates } from "./hostile/certs.ts";
-import {
-  type Script,
-  type Session,
-  startResetAtServer,
-  startResettingServer,
-  startServer,
-} from "./hostile/server.ts";
+import { type Script, type Session, startResettingServer, startServer } from "./hostile/server.ts";
 import { SMTP } from "../lib/smtp.ts";
 import { MAX_LINE } from "../lib/reply.ts";
-
-type Listing = "simple" | "ehlo" | "debug" | "login" | "tls";
-const ALL: Listing[] = ["simple", "ehlo", "debug", "login", "tls"];
-
-const ROOT = new URL("../", import.meta.url).pathname;
-/** Every step's timeout given to the scripts, in seconds. */
-const TIMEOUT = 1;
-/** Time for deno to start and load the script on a busy machine. */
-const STARTUP_SLACK_MS = 5000;
-
-const FROM = "sender@example.com";
-const TO = "brandon@example.com";
-const OTHER = "bad@example.com";
-const PASSWORD_PLAIN = "AUTH PLAIN AGJyYW5kb24AYWJjMTIz"; // brandon / abc123
-const FAILED = "Your message may not have been sent!";
-const NO_TLS = "Server does not support TLS; using normal connection.";
-
-const certs = await makeTestCertificates();
-const caFile = await Deno.makeTempFile({ prefix: "hostile-ca-", suffix: ".pem" });
-await Deno.writeTextFile(caFile, certs.ca);
-globalThis.addEventListener("unload", () => Deno.removeSync(caFile));
-
-// ---- running a listing ----
-
-interface Run {
-  stdout: string[];
-  stderr: string;
-  code: number;
-  ms: number;
-}
-
-interface RunOptions {
-  /** Instead of the hostile server's address. */
-  server?: string;
-  from?: string;
-  to?: string[];
-  /** Run inside a new network namespace (`unshare -n`): no network at all. */
-  isolated?: boolean;
-  /** The listing's flags (`--tls`, `--starttls`, `--pipelining`), after `--timeout 1`. */
-  flags?: string[];
-  /** Deno's options instead of `-N --cert ca.pem`. */
-  deno?: string[];
-  /** Environment variables besides NO_COLOR. */
-  env?: Record<string, string>;
-}
-
-/** Runs `listing` as `deno run -N --cert ca.pem X.ts --timeout 1 server from to...`. */
-async function run(listing: Listing, server: string, options: RunOptions = {}): Promise<Run> {
-  const deno = [
-    Deno.execPath(),
-    "run",
-    ...(options.deno ?? ["-N", "--cert", caFile]),
-    `${ROOT}${listing}.ts`,
-    "--timeout",
-    String(TIMEOUT),
-    ...(options.flags ?? []),
-    options.server ?? server,
-    options.from ?? FROM,
-    ...(options.to ?? [TO]),
-  ];
-  const argv = options.isolated ? ["unshare", "-n", ...deno] : deno;
-  const started = performance.now();
-  const child = new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  if (listing === "login") await writer.write(new TextEncoder().encode("brandon\nabc123\n"));
-  await writer.close();
-  // A hung client must fail the test, not the whole suite.
-  const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
-  const output = await child.output();
-  clearTimeout(killer);
-  const ms = performance.now() - started;
-  const text = new TextDecoder().decode(output.stdout);
-  // login's prompts have no newline: they start its first line.
-  const cleaned = text.replace("Enter username: ", "");
-  const stdout = cleaned === "" ? [] : cleaned.replace(/\n$/, "").split("\n");
-  // And the password prompt starts stderr.
-  const stderr = new TextDecoder().decode(output.stderr).replace(/^Enter password: /, "");
-  return { stdout, stderr, code: output.code, ms };
-}
-
-// ---- what a scenario expects ----
-
-type Line = string | RegExp;
-
-interface Expected {
-  stdout: Line[];
-  code: number;
-  /** Every line the server received, in order (after STARTTLS: decrypted). */
-  received: Line[];
-  /** For simple: the uncaught error's text on stderr. */
-  stderr?: RegExp;
-  /** Every line on stderr (login's password prompt left out). */
-  stderrLines?: Line[];
-  /** The client had to wait out one step's timeout. */
-  waits?: boolean;
-}
-
-interface Case {
-  server: Script;
-  /** The server speaks TLS from the first byte with these keys. */
-  tls?: KeyPair;
-  expected: Expected;
-  options?: RunOptions;
-  /** Extra checks on the finished session. */
-  check?: (session: Session) => void;
-}
-
-let scenarioCount = 0;
-let runCount = 0;
-
-/** Registers one scenario, run against each of `listings` at once. */
-function scenario(name: string, listings: Listing[], make: (listing: Listing) => Case): void {
-  scenarioCount++;
-  Deno.test(`fault: ${name}`, async () => {
-    await Promise.all(listings.map(async (listing) => {
-      const { server: script, tls, expected, options, check } = make(listing);
-      await using server = startServer(script, { tls });
-      const result = await run(listing, server.address, options);
-      runCount++;
-      const sessions = await server.finished();
-      const where = `${listing}.ts: ${name}`;
-      const received = sessions.flatMap((s) => s.receivedLines());
-      try {
-        matchLines(result.stdout, expected.stdout, "stdout");
-        assert.equal(result.code, expected.code, "exit status");
-        matchLines(received, expected.received, "received by the server");
-        if (expected.stderr) assert.match(result.stderr, expected.stderr);
-        if (expected.stderrLines) {
-          // debug.ts's transcript aside.
-          const lines = result.stderr.split("\n").filter((line) =>
-            line !== "" && !/^(send|reply|data|connect): /.test(line)
-          );
-          matchLines(lines, expected.stderrLines, "stderr");
-        }
-        assert.ok(
-          result.ms < TIMEOUT * 1000 + STARTUP_SLACK_MS,
-          `took ${Math.round(result.ms)} ms`,
-        );
-        if (expected.waits) assert.ok(result.ms >= TIMEOUT * 1000 - 50, "gave up too soon");
-        assert.deepEqual(server.errors, [], "the server script failed");
-        for (const session of sessions) check?.(session);
-      } catch (error) {
-        (error as Error).message = `${where}\n${(error as Error).message}\nstdout: ${
-          JSON.stringify(result.stdout)
-        }\nreceived: ${JSON.stringify(received)}\nstderr: ${result.stderr}`;
-        throw error;
-      }
-    }));
-  });
-}
-
-function matchLines(actual: string[], expected: Line[], what: string): void {
-  const ok = actual.length === expected.length &&
-    expected.every((e, i) => typeof e === "string" ? e === actual[i] : e.test(actual[i]));
-  assert.ok(ok, `${what}: expected ${expected.map(String).join(" | ")}`);
-}
-
-/** The output and exit status of a failed send, for each listing. */
-function failure(listing: Listing, reason: Line, before: Line[] = []): Expected {
-  if (listing === "simple") {
-    const text = typeof reason === "string"
-      ? escapeRegExp(reason)
-      : reason.source.replace(/^\^/, "");
-    return { stdout: [], code: 1, received: [], stderr: new RegExp(`Uncaught.*${text}`, "s") };
-  }
-  return { stdout: [...before, FAILED, reason], code: 1, received: [] };
-}
-
-/**
- * A failure during EHLO. login.ts says EHLO inside `login()`, so an SMTP
- * error there is reported as `Authentication failed:`, as in the book.
- */
-function atLoginEhlo(listing: Listing, reason: string): Expected {
-  if (listing !== "login") return failure(listing, reason);
-  return { stdout: [`Authentication failed: ${reason}`], code: 1, received: [] };
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-// ---- the conversation a well-behaved server has ----
-
-/** A reply of one or more lines with `eol` line endings. */
-function reply(code: number, lines: string[], eol = "\r\n"): string {
-  return lines.map((line, i) => `${code}${i === lines.length - 1 ? " " : "-"}${line}${eol}`)
-    .join("");
-}
-
-/** The message each listing sends, as the server reads it (CRLF, no final `.`). */
-function payload(listing: Listing, to = [TO]): string[] {
-  return [
-    `To: ${to.join(", ")}`,
-    `From: ${FROM}`,
-    `Subject: Test Message from ${listing}.ts`,
-    "",
-    "Hello,",
-    "",
-    `This is a test message sent to you from the ${listing}.ts program`,
-    "in Foundations of Python Network Programming.",
-  ];
-}
-
-/** Greets, answers EHLO with `features` (and logs login in). */
-async function hello(s: Session, listing: Listing, features: string[] = []): Promise<void> {
-  await s.send("220 hostile.test ESMTP\r\n");
-  await s.expect(/^ehlo /);
-  const more = listing === "login" ? ["AUTH PLAIN"] : [];
-  await s.send(reply(250, ["hostile.test", ...features, ...more]));
-  if (listing === "login") await s.answer(/^AUTH PLAIN /, "235 2.7.0 Authenticated\r\n");
-}
-
-/** What the client says up to and including its login. */
-function helloSent(listing: Listing): string[] {
-  return ["ehlo [127.0.0.1]", ...(listing === "login" ? [PASSWORD_PLAIN] : [])];
-}
-
-/** What the listing prints after a successful EHLO without STARTTLS. */
-function afterHello(listing: Listing): string[] {
-  return listing === "tls" ? [NO_TLS] : [];
-}
-
-/** Accepts MAIL, each RCPT, DATA and the message, then QUIT. */
-async function accept(s: Session, recipients = 1): Promise<void> {
-  await s.answer(/^mail FROM:/, "250 2.1.0 Ok\r\n");
-  for (let i = 0; i < recipients; i++) await s.answer(/^rcpt TO:/, "250 2.1.5 Ok\r\n");
-  await s.answer(/^data$/, "354 End data with <CR><LF>.<CR><LF>\r\n");
-  await s.readData();
-  await s.send("250 2.0.0 Ok: queued\r\n");
-  await s.answer(/^quit$/, "221 2.0.0 Bye\r\n");
-}
-
-/** What the client sends from MAIL to QUIT when all goes well. */
-function sendSent(listing: Listing, to = [TO]): string[] {
-  return [
-    `mail FROM:<${FROM}>`,
-    ...to.map((t) => `rcpt TO:<${t}>`),
-    "data",
-    ...payload(listing, to),
-    ".",
-    "quit",
-  ];
-}
-
-function sent(count: number): string {
-  return `Message sent to ${count} recipient${count === 1 ? "" : "s"}`;
-}
-
-/** The whole successful exchange for `listing`, with `greeting` sent as given. */
-function success(listing: Listing): Expected {
-  return {
-    stdout: [...afterHello(listing), sent(1)],
-    code: 0,
-    received: [...helloSent(listing), ...sendSent(listing)],
-  };
-}
+import {
+  accept,
+  afterHello,
+  ALL,
+  atLoginEhlo,
+  authFailed,
+  counts,
+  FAILED,
+  failure,
+  FROM,
+  hello,
+  helloSent,
+  type Listing,
+  matchLines,
+  offerAuth,
+  OTHER,
+  PASSWORD_PLAIN,
+  payload,
+  reply,
+  run,
+  type RunOptions,
+  scenario,
+  sendSent,
+  sent,
+  success,
+  TIMED_OUT,
+  TIMEOUT,
+  TO,
+} from "./faults_run.ts";
 
 // ---- connecting ----
 
@@ -408,8 +173,6 @@ if (backlog) {
     assert.deepEqual(lines, [FAILED, "Could not connect to 127.0.0.1:9: timed out after 0.2 s"]);
   });
 }
-
-const TIMED_OUT = `Timed out after ${TIMEOUT} s waiting for the server's reply`;
 
 scenario("greeting timeout (accepts, says nothing)", ALL, (listing) => ({
   server: async () => {},
@@ -599,12 +362,12 @@ scenario("EOF inside a multi-line reply", ALL, (listing) => ({
   },
 }));
 
-scenarioCount++;
+counts.scenarios++;
 Deno.test("fault: connection reset while waiting for the EHLO reply", async () => {
   await Promise.all(ALL.map(async (listing) => {
     const server = await startResettingServer("220 hostile.test\r\n", 1);
     const result = await run(listing, server.address);
-    runCount++;
+    counts.runs++;
     const reason = /^Connection unexpectedly closed: Connection reset by peer/;
     const expected = listing === "login"
       ? { stdout: [/^Authentication failed: Connection unexpectedly closed: .*reset/], code: 1 }
@@ -764,17 +527,6 @@ scenario("552 after the message", ALL, (listing) => ({
 
 // ---- AUTH (login.ts) ----
 
-/** Greets and answers EHLO offering `auth` (or no AUTH line when null). */
-async function offerAuth(s: Session, auth: string | null): Promise<void> {
-  await s.send("220 hostile.test\r\n");
-  await s.expect(/^ehlo /);
-  await s.send(reply(250, ["hostile.test", ...(auth === null ? [] : [`AUTH ${auth}`])]));
-}
-
-function authFailed(reason: string, received: string[]): Expected {
-  return { stdout: [`Authentication failed: ${reason}`], code: 1, received };
-}
-
 scenario("AUTH not advertised", ["login"], () => ({
   server: (s) => offerAuth(s, null),
   expected: authFailed("SMTP AUTH extension not supported by server.", ["ehlo [127.0.0.1]"]),
@@ -846,113 +598,6 @@ scenario("disconnect during AUTH", ["login"], () => ({
     `AUTH LOGIN ${btoa("brandon")}`,
     btoa("abc123"),
   ]),
-}));
-
-// ---- STARTTLS (tls.ts) ----
-
-const NEGOTIATING = "Negotiating TLS....";
-
-/** Greets, offers STARTTLS and answers it with `answer`. */
-async function offerStartTls(s: Session, answer: string): Promise<void> {
-  await s.send("220 hostile.test\r\n");
-  await s.answer(/^ehlo /, reply(250, ["hostile.test", "STARTTLS"]));
-  await s.answer(/^STARTTLS$/, answer);
-}
-
-/** Checks that what followed STARTTLS on the wire was TLS and no plain SMTP. */
-function onlyTlsAfterStartTls(session: Session): void {
-  const raw = session.rawAfterTls.flatMap((chunk) => [...chunk]);
-  assert.ok(raw.length > 0, "the client began no TLS handshake");
-  assert.equal(raw[0], 0x16, "the first byte after STARTTLS is not a TLS handshake record");
-  const text = String.fromCharCode(...raw);
-  assert.doesNotMatch(text, /ehlo|mail FROM|rcpt TO|data\r\n|quit/);
-}
-
-scenario("STARTTLS with a good certificate (the baseline)", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready to start TLS\r\n");
-    if (!await s.startTls(certs.good)) throw s.tlsError;
-    await s.answer(/^ehlo /, reply(250, ["hostile.test", "PIPELINING"]));
-    await accept(s);
-  },
-  expected: {
-    stdout: [NEGOTIATING, "Using TLS connection.", sent(1)],
-    code: 0,
-    received: ["ehlo [127.0.0.1]", "STARTTLS", "ehlo [127.0.0.1]", ...sendSent("tls")],
-  },
-  check: onlyTlsAfterStartTls,
-}));
-
-scenario("STARTTLS refused with 454", ["tls"], () => ({
-  server: (s) => offerStartTls(s, "454 4.7.0 TLS not available\r\n"),
-  expected: {
-    ...failure("tls", "STARTTLS refused: 454 4.7.0 TLS not available", [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-  },
-}));
-
-scenario("STARTTLS 220 with plaintext injected in the same write", ["tls"], () => ({
-  server: (s) => offerStartTls(s, "220 go ahead\r\n250-hostile.test\r\n250 AUTH PLAIN\r\n"),
-  expected: {
-    ...failure(
-      "tls",
-      "Server sent data after its 220 reply to STARTTLS, before the TLS handshake; " +
-        "refusing to go on (possible command injection)",
-      [NEGOTIATING],
-    ),
-    // Not one byte after STARTTLS: no TLS hello, no command.
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-  },
-  check: (session) => assert.equal(session.rawAfterTls.length, 0),
-}));
-
-const badCertificates = [
-  ["expired", certs.expired, /certificate expired/],
-  ["for another host name", certs.wrongName, /not valid for name "127\.0\.0\.1"/],
-  ["self-signed (untrusted)", certs.selfSigned, /UnknownIssuer/],
-] as const;
-for (const [what, keys, problem] of badCertificates) {
-  scenario(`STARTTLS with a certificate ${what}`, ["tls"], () => ({
-    server: async (s) => {
-      await offerStartTls(s, "220 2.0.0 Ready\r\n");
-      if (await s.startTls(keys)) throw new Error("the handshake should have failed");
-    },
-    expected: {
-      ...failure(
-        "tls",
-        new RegExp(`^TLS handshake with 127\\.0\\.0\\.1 failed: .*${problem.source}`),
-        [NEGOTIATING],
-      ),
-      received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    },
-    check: onlyTlsAfterStartTls,
-  }));
-}
-
-scenario("server stops answering during the TLS handshake", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    await s.ignoreTls();
-  },
-  expected: {
-    ...failure("tls", `Timed out after ${TIMEOUT} s during the TLS handshake`, [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    waits: true,
-  },
-  check: onlyTlsAfterStartTls,
-}));
-
-scenario("EHLO refused after STARTTLS (exit 5)", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    if (!await s.startTls(certs.good)) throw s.tlsError;
-    await s.answer(/^ehlo /, "502 5.5.2 no\r\n");
-  },
-  expected: {
-    stdout: [NEGOTIATING, "Couldn't EHLO after STARTTLS"],
-    code: 5,
-    received: ["ehlo [127.0.0.1]", "STARTTLS", "ehlo [127.0.0.1]"],
-  },
 }));
 
 // ---- hostile arguments ----
@@ -1067,276 +712,6 @@ scenario("421 in reply to AUTH: no next mechanism", ["login"], () => ({
   },
 }));
 
-// ---- the message accepted, then QUIT goes unanswered ----
-
-const NOTICE = "the server accepted the message but did not answer QUIT: ";
-
-/** Accepts the message, then does `atQuit` instead of answering QUIT. */
-function acceptedThen(listing: Listing, atQuit: (s: Session) => Promise<void>): Script {
-  return async (s) => {
-    await hello(s, listing);
-    await s.answer(/^mail FROM:/, "250 2.1.0 Ok\r\n");
-    await s.answer(/^rcpt TO:/, "250 2.1.5 Ok\r\n");
-    await s.answer(/^data$/, "354 End data with <CR><LF>.<CR><LF>\r\n");
-    await s.readData();
-    await s.send("250 2.0.0 Ok: queued\r\n");
-    await s.expect(/^quit$/);
-    await atQuit(s);
-  };
-}
-
-scenario("accepted, then the server hangs up at QUIT", ALL, (listing) => ({
-  server: acceptedThen(listing, (s) => Promise.resolve(s.close())),
-  expected: {
-    ...success(listing),
-    stderrLines: [new RegExp(`^${listing}\\.ts: ${NOTICE}Connection unexpectedly closed`)],
-  },
-}));
-
-scenario("accepted, then the server stays silent at QUIT", ALL, (listing) => ({
-  server: acceptedThen(listing, async () => {}),
-  expected: {
-    ...success(listing),
-    stderrLines: [`${listing}.ts: ${NOTICE}${TIMED_OUT}`],
-    waits: true,
-  },
-}));
-
-scenarioCount++;
-Deno.test("fault: accepted, then the connection is reset at QUIT", async () => {
-  await Promise.all(ALL.map(async (listing) => {
-    const server = await startResetAtServer(/^quit$/);
-    const result = await run(listing, server.address);
-    runCount++;
-    assert.deepEqual(await server.finished(), [...helloSent(listing), ...sendSent(listing)]);
-    assert.deepEqual(result.stdout, success(listing).stdout, `${listing}.ts\n${result.stderr}`);
-    assert.equal(result.code, 0, listing);
-    const notices = result.stderr.split("\n").filter((line) => line.includes(NOTICE));
-    assert.equal(notices.length, 1, result.stderr);
-    assert.match(notices[0], new RegExp(`^${listing}\\.ts: ${NOTICE}.*reset`), result.stderr);
-    assert.doesNotMatch(result.stderr, /Uncaught/);
-  }));
-});
-
-// ---- --starttls: TLS or nothing ----
-
-scenario("--starttls against a server that strips STARTTLS", ALL, (listing) => ({
-  server: (s) => offerAuth(s, "PLAIN LOGIN"),
-  options: { flags: ["--starttls"] },
-  expected: {
-    ...failure(
-      listing,
-      listing === "tls"
-        ? "STARTTLS extension not supported by server; --starttls refuses to send in plain text."
-        : /^TLS is required \(requireTls\), but the server does not offer STARTTLS; .*nothing more was sent/,
-    ),
-    // Not one byte after EHLO: no AUTH (no password), no MAIL, no QUIT.
-    received: ["ehlo [127.0.0.1]"],
-  },
-}));
-
-scenario(
-  "--starttls with a good certificate: login after the upgrade",
-  ["login", "tls"],
-  (listing) => ({
-    server: async (s) => {
-      await offerStartTls(s, "220 2.0.0 Ready to start TLS\r\n");
-      if (!await s.startTls(certs.good)) throw s.tlsError;
-      await s.answer(/^ehlo /, reply(250, ["hostile.test", "AUTH PLAIN"]));
-      if (listing === "login") await s.answer(/^AUTH PLAIN /, "235 2.7.0 Authenticated\r\n");
-      await accept(s);
-    },
-    options: { flags: ["--starttls"] },
-    expected: {
-      stdout: listing === "tls" ? [NEGOTIATING, "Using TLS connection.", sent(1)] : [sent(1)],
-      code: 0,
-      received: [
-        "ehlo [127.0.0.1]",
-        "STARTTLS",
-        "ehlo [127.0.0.1]",
-        ...(listing === "login" ? [PASSWORD_PLAIN] : []),
-        ...sendSent(listing),
-      ],
-      stderrLines: [],
-    },
-    // The password went only inside TLS.
-    check: onlyTlsAfterStartTls,
-  }),
-);
-
-// ---- --tls: TLS from the first byte ----
-
-scenario("--tls against an implicit-TLS server", ALL, (listing) => ({
-  tls: certs.good,
-  server: async (s) => {
-    await hello(s, listing);
-    await accept(s);
-  },
-  options: { flags: ["--tls"] },
-  expected: {
-    stdout: [...(listing === "tls" ? ["Using TLS connection."] : []), sent(1)],
-    code: 0,
-    received: [...helloSent(listing), ...sendSent(listing)],
-    stderrLines: [],
-  },
-}));
-
-scenario(
-  "--tls with a certificate from an unknown CA: a --cert hint",
-  ["ehlo", "tls"],
-  (listing) => ({
-    tls: certs.selfSigned,
-    server: async () => {},
-    options: { flags: ["--tls"] },
-    expected: {
-      ...failure(listing, /^TLS handshake with 127\.0\.0\.1 failed: .*UnknownIssuer/),
-      stderrLines: [
-        `${listing}.ts: the server's certificate is signed by a CA that Deno does not trust.`,
-        `${listing}.ts: If you have that CA's certificate (PEM), give it to Deno before the script name:`,
-        new RegExp(
-          `^${listing}\\.ts: {3}deno run -N --cert FILE ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
-        ),
-        `${listing}.ts: or set DENO_CERT=FILE.`,
-      ],
-    },
-  }),
-);
-
-// ---- hints that point the way (stderr; stdout keeps the book's lines) ----
-
-/** The `--tls` hint: `why`, then the command with `--tls`. */
-function tlsHint(listing: Listing, why: string): Line[] {
-  return [
-    `${listing}.ts: ${why}`,
-    new RegExp(
-      `^${listing}\\.ts: {3}deno run -N ${listing}\\.ts --tls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
-    ),
-  ];
-}
-
-scenario("no --tls against an implicit-TLS server: no greeting, a --tls hint", ALL, (listing) => ({
-  tls: certs.good,
-  server: async () => {},
-  expected: {
-    ...failure(listing, `Timed out after ${TIMEOUT} s waiting for the server's greeting`),
-    ...(listing === "simple" ? {} : {
-      stderrLines: tlsHint(
-        listing,
-        "the server sent no greeting: if it speaks TLS from the first byte " +
-          "(implicit TLS, as on port 465), try --tls:",
-      ),
-    }),
-    waits: true,
-  },
-}));
-
-scenario("a TLS record where the greeting should be: a --tls hint", ALL, (listing) => ({
-  // A TLS alert record, as some servers send to a client that does not start TLS.
-  server: (s) => s.send(new Uint8Array([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x32])),
-  expected: {
-    ...failure(
-      listing,
-      "The server sent a TLS record (0x15 0x03) where its SMTP greeting should be: " +
-        "this looks like TLS from the first byte (implicit TLS)",
-    ),
-    ...(listing === "simple" ? {} : {
-      stderrLines: tlsHint(
-        listing,
-        "the server answered with TLS: it speaks TLS from the first byte " +
-          "(implicit TLS, as on port 465). Try --tls:",
-      ),
-    }),
-  },
-}));
-
-scenario("AUTH offered only after STARTTLS: a --starttls hint", ["login"], () => ({
-  server: async (s) => {
-    await s.send("220 hostile.test\r\n");
-    await s.answer(/^ehlo /, reply(250, ["hostile.test", "STARTTLS"]));
-  },
-  expected: {
-    ...authFailed("SMTP AUTH extension not supported by server.", ["ehlo [127.0.0.1]"]),
-    stderrLines: [
-      "login.ts: the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
-      new RegExp(
-        `^login\\.ts: {3}deno run -N login\\.ts --starttls --timeout 1 127\\.0\\.0\\.1:\\d+ ${FROM} ${TO}$`,
-      ),
-    ],
-  },
-}));
-
-scenario("STARTTLS without --cert: UnknownIssuer, a --cert hint", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    await s.startTls(certs.good);
-  },
-  options: { deno: ["-N"] },
-  expected: {
-    ...failure("tls", /^TLS handshake with 127\.0\.0\.1 failed: .*UnknownIssuer/, [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    stderrLines: [
-      "tls.ts: the server's certificate is signed by a CA that Deno does not trust.",
-      "tls.ts: If you have that CA's certificate (PEM), give it to Deno before the script name:",
-      new RegExp(
-        `^tls\\.ts: {3}deno run -N --cert FILE tls\\.ts --timeout 1 127\\.0\\.0\\.1:\\d+ `,
-      ),
-      "tls.ts: or set DENO_CERT=FILE.",
-    ],
-  },
-}));
-
-scenario("a CA file that cannot be read (DENO_CERT): the file named", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    await s.ignoreTls();
-  },
-  options: {
-    deno: ["-N", "--allow-env=DENO_CERT"],
-    env: { DENO_CERT: "/nonexistent/ca.pem" },
-  },
-  expected: {
-    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    stderrLines: [
-      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/ca.pem.",
-      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
-    ],
-  },
-}));
-
-scenario("a CA file that cannot be read (--cert): the file named", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    await s.ignoreTls();
-  },
-  // With -A it may read its own command line, so it can name the file.
-  options: { deno: ["-A", "--cert", "/nonexistent/given.pem"] },
-  expected: {
-    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    stderrLines: [
-      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read: /nonexistent/given.pem.",
-      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
-    ],
-  },
-}));
-
-scenario("a CA file that cannot be read, with -N only: the hint without a name", ["tls"], () => ({
-  server: async (s) => {
-    await offerStartTls(s, "220 2.0.0 Ready\r\n");
-    await s.ignoreTls();
-  },
-  options: { deno: ["-N", "--cert", "/nonexistent/given.pem"] },
-  expected: {
-    ...failure("tls", /Failed opening CA file/, [NEGOTIATING]),
-    received: ["ehlo [127.0.0.1]", "STARTTLS"],
-    stderrLines: [
-      "tls.ts: the CA file given to Deno with --cert or DENO_CERT cannot be read.",
-      "tls.ts: Check its path; Deno reads it only when a TLS connection starts.",
-    ],
-  },
-}));
-
 // ---- --pipelining ----
 
 scenario("--pipelining: the envelope arrives before any reply", ALL, (listing) => ({
@@ -1354,63 +729,6 @@ scenario("--pipelining: the envelope arrives before any reply", ALL, (listing) =
   options: { flags: ["--pipelining"] },
   expected: { ...success(listing), stderrLines: [] },
 }));
-
-// ---- the command line, run as a reader types it ----
-
-/** Runs `deno run [deno] X.ts args...` and returns what it printed. */
-async function runPlain(deno: string[], listing: Listing, args: string[]): Promise<Run> {
-  const started = performance.now();
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...deno, `${listing}.ts`, ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  const stdout = decoder.decode(output.stdout).replace(/\n$/, "").split("\n");
-  return {
-    stdout,
-    stderr: decoder.decode(output.stderr),
-    code: output.code,
-    ms: performance.now() - started,
-  };
-}
-
-Deno.test("fault: Deno's options after the script name: the corrected command, exit 2", async () => {
-  const cert = await runPlain(["-N"], "tls", ["--cert", "ca.pem", "127.0.0.1:2525", FROM, TO]);
-  assert.equal(cert.code, 2);
-  assert.deepEqual(cert.stdout, ["Syntax: tls.ts server fromaddr toaddr [toaddr...]"]);
-  assert.equal(
-    cert.stderr,
-    "tls.ts: '--cert' is Deno's option, not tls.ts's: Deno's options go before the script name, as in\n" +
-      `tls.ts:   deno run -N --cert ca.pem tls.ts 127.0.0.1:2525 ${FROM} ${TO}\n`,
-  );
-  const net = await runPlain(["-N"], "simple", ["-N", "127.0.0.1:2525", FROM, TO]);
-  assert.equal(net.code, 2);
-  assert.deepEqual(net.stdout, ["usage: simple.ts server fromaddr toaddr [toaddr...]"]);
-  assert.match(net.stderr, /^simple\.ts: '-N' is Deno's option/);
-  assert.match(net.stderr, /\nsimple\.ts: {3}deno run -N simple\.ts 127\.0\.0\.1:2525 /);
-  assert.doesNotMatch(cert.stderr + net.stderr, /positional|Uncaught/);
-});
-
-Deno.test("fault: --timeout above 2147483 s: a usage error at once, no 1 ms timer", async () => {
-  await using server = startServer((s) => s.send("220 hostile.test\r\n"));
-  await Promise.all(ALL.map(async (listing) => {
-    const result = await runPlain(["-N"], listing, [
-      "--timeout",
-      "3000000",
-      server.address,
-      FROM,
-      TO,
-    ]);
-    assert.equal(result.code, 2, listing);
-    assert.match(result.stderr, /--timeout takes at most 2147483 seconds/);
-    assert.doesNotMatch(result.stderr, /TimeoutOverflowWarning|timed out/i);
-  }));
-  assert.deepEqual(await server.finished(), [], "nothing connected");
-});
 
 // ---- memory stays bounded (in-process, counting the bytes read) ----
 
@@ -1448,6 +766,6 @@ Deno.test("fault: a 10 MB reply line is read no further than the line limit", as
 });
 
 Deno.test("fault: (counts)", () => {
-  console.log(`${scenarioCount} scenarios, ${runCount} listing runs`);
-  assert.ok(runCount > 0);
+  console.log(`${counts.scenarios} scenarios, ${counts.runs} listing runs`);
+  assert.ok(counts.runs > 0);
 });
