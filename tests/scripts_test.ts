@@ -2,13 +2,14 @@
  * Tests of the five listings (simple, ehlo, debug, login, tls) run against
  * the scripted mock server: the exact lines printed, the exit status, and
  * the exact bytes on the wire, for success and for each failure the book's
- * scripts handle. No network.
+ * scripts handle, an unanswered QUIT and a 421 at any step. The opt-in
+ * flags are in scripts_flags_test.ts; the shared helpers in scripts_run.ts.
+ * No network.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import type { ScriptIO } from "../lib/cli.ts";
 import { Interrupted } from "../lib/prompt.ts";
 import { NetworkError, SMTPException } from "../lib/smtp.ts";
 import { main as debugMain } from "../debug.ts";
@@ -17,190 +18,24 @@ import { main as loginMain } from "../login.ts";
 import { main as simpleMain } from "../simple.ts";
 import { main as tlsMain } from "../tls.ts";
 import { EOF, MockServer, refusedDial, STALL, type Step, TLS, tlsFails } from "./mock_conn.ts";
-
-type Main = (args: string[], io?: ScriptIO) => Promise<number>;
-
-const SERVER = "mail.example.com";
-const FROM = "sender@example.com";
-const TO = "brandon@example.com";
-const TO2 = "alice@example.com";
-const ARGS = [SERVER, FROM, TO];
-
-const GREETING = "S: 220 mail.example.com ESMTP Postfix";
-const QUIT = ["C: quit", "S: 221 2.0.0 Bye"];
-const SENT = "Message sent to 1 recipient";
-const MAYBE_NOT_SENT = "Your message may not have been sent!";
-
-/** EHLO answered with the given extensions (none: a one-line 250). */
-function ehlo(...extensions: string[]): string[] {
-  const lines = ["mail.example.com", ...extensions];
-  return [
-    "C: ehlo [127.0.0.1]",
-    ...lines.map((line, i) => `S: 250${i === lines.length - 1 ? " " : "-"}${line}`),
-  ];
-}
-
-/** The listing's message, as the book builds it (LF line endings). */
-function message(prog: string, to: string[] = [TO], from = FROM): string {
-  return `To: ${to.join(", ")}
-From: ${from}
-Subject: Test Message from ${prog}
-
-Hello,
-
-This is a test message sent to you from the ${prog} program
-in Foundations of Python Network Programming.
-`;
-}
-
-/** The client's DATA payload lines for the listing's message, final "." included. */
-function payload(prog: string, to: string[] = [TO]): string[] {
-  return [...message(prog, to).slice(0, -1).split("\n"), "."].map((line) => `C: ${line}`);
-}
-
-/** MAIL, RCPT for each recipient (all accepted), DATA and the message, accepted. */
-function send(prog: string, options: { to?: string[]; size?: boolean } = {}): string[] {
-  const to = options.to ?? [TO];
-  const size = options.size ? ` size=${message(prog, to).length + 8}` : "";
-  return [
-    `C: mail FROM:<${FROM}>${size}`,
-    "S: 250 2.1.0 Ok",
-    ...to.flatMap((address) => [`C: rcpt TO:<${address}>`, "S: 250 2.1.5 Ok"]),
-    "C: data",
-    "S: 354 End data with <CR><LF>.<CR><LF>",
-    ...payload(prog, to),
-    "S: 250 2.0.0 Ok: queued as 98034261",
-  ];
-}
-
-/** What one run of a listing did. */
-interface Run {
-  status?: number;
-  /** What `main` threw (simple.ts catches nothing). */
-  error?: unknown;
-  stdout: string[];
-  stderr: string[];
-  transcript: string[];
-  prompts: string[];
-  /** Prints and wire events in the order they happened. */
-  events: string[];
-  server: MockServer;
-}
-
-interface RunOptions {
-  /** Replaces the mock's dial, e.g. with `refusedDial`. */
-  dial?: typeof refusedDial;
-  /** What the user types at login.ts's prompts. */
-  answers?: (string | null | Interrupted)[];
-  /** Every step's timeout, in milliseconds. */
-  timeout?: number;
-}
-
-/** Runs a listing with `args` against a mock server playing `script`. */
-async function run(
-  main: Main,
-  args: string[],
-  script: (string | Step)[],
-  options: RunOptions = {},
-): Promise<Run> {
-  const events: string[] = [];
-  const server = new MockServer(script, { events });
-  const answers = [...(options.answers ?? ["brandon", "abc123"])];
-  const result: Run = { stdout: [], stderr: [], transcript: [], prompts: [], events, server };
-  const io: ScriptIO = {
-    print: (line) => {
-      result.stdout.push(line);
-      events.push(`print ${line}`);
-    },
-    printError: (line) => result.stderr.push(line),
-    input: (prompt) => {
-      result.prompts.push(`input ${prompt}`);
-      return answer(answers.shift());
-    },
-    getpass: (prompt) => {
-      result.prompts.push(`getpass ${prompt}`);
-      return answer(answers.shift());
-    },
-    smtp: {
-      dial: options.dial ?? server.dial,
-      dialTls: server.dialTls,
-      startTls: server.startTls,
-      debugOutput: (line) => result.transcript.push(line),
-      ...(options.timeout ? { timeout: options.timeout } : {}),
-    },
-  };
-  try {
-    result.status = await main(args, io);
-  } catch (error) {
-    result.error = error;
-  }
-  return result;
-}
-
-/** What a mock prompt gives: the typed line, end of input (null), or Ctrl-C. */
-function answer(typed: string | null | Interrupted | undefined): Promise<string | null> {
-  return typed instanceof Interrupted ? Promise.reject(typed) : Promise.resolve(typed ?? null);
-}
-
-/** Each listing, with what it says before sending when the server offers nothing. */
-interface Listing {
-  prog: string;
-  main: Main;
-  usageWord: "usage" | "Syntax";
-  /** Whether failures are caught and printed (all but simple). */
-  catches: boolean;
-  /** The steps after the greeting up to MAIL, for a server with no extensions. */
-  before: string[];
-  /** The lines printed before sending, for that server. */
-  printedBefore: string[];
-}
-
-const LISTINGS: Listing[] = [
-  {
-    prog: "simple.ts",
-    main: simpleMain,
-    usageWord: "usage",
-    catches: false,
-    before: ehlo(),
-    printedBefore: [],
-  },
-  {
-    prog: "ehlo.ts",
-    main: ehloMain,
-    usageWord: "usage",
-    catches: true,
-    before: ehlo(),
-    printedBefore: [],
-  },
-  {
-    prog: "debug.ts",
-    main: debugMain,
-    usageWord: "usage",
-    catches: true,
-    before: ehlo(),
-    printedBefore: [],
-  },
-  {
-    prog: "login.ts",
-    main: loginMain,
-    usageWord: "Syntax",
-    catches: true,
-    before: [
-      ...ehlo("AUTH PLAIN LOGIN"),
-      "C: AUTH PLAIN AGJyYW5kb24AYWJjMTIz",
-      "S: 235 2.7.0 Authentication successful",
-    ],
-    printedBefore: [],
-  },
-  {
-    prog: "tls.ts",
-    main: tlsMain,
-    usageWord: "Syntax",
-    catches: true,
-    before: ehlo(),
-    printedBefore: ["Server does not support TLS; using normal connection."],
-  },
-];
+import {
+  ARGS,
+  ehlo,
+  FROM,
+  GREETING,
+  LISTINGS,
+  MAYBE_NOT_SENT,
+  message,
+  payload,
+  QUIT,
+  run,
+  send,
+  SENT,
+  SERVER,
+  success,
+  TO,
+  TO2,
+} from "./scripts_run.ts";
 
 // ---- what all five share ----
 
@@ -246,43 +81,6 @@ for (const { prog, main, usageWord } of LISTINGS) {
     assert.deepEqual(dataWrites, [book.join("\r\n") + "\r\n.\r\n"]);
     result.server.assertDone();
   });
-}
-
-/** The whole successful conversation of each listing, and what it prints. */
-function success(listing: Listing, to: string[]): { script: (string | Step)[]; printed: string[] } {
-  const s = to.length === 1 ? "" : "s";
-  const sent = `Message sent to ${to.length} recipient${s}`;
-  switch (listing.prog) {
-    case "ehlo.ts":
-      return {
-        script: [
-          GREETING,
-          ...ehlo("PIPELINING", "SIZE 10240000"),
-          ...send("ehlo.ts", { to, size: true }),
-          ...QUIT,
-        ],
-        printed: ["Maximum message size is 10240000", sent],
-      };
-    case "tls.ts":
-      return {
-        script: [
-          GREETING,
-          ...ehlo("STARTTLS"),
-          "C: STARTTLS",
-          "S: 220 2.0.0 Ready to start TLS",
-          TLS,
-          ...ehlo("SIZE 10240000"),
-          ...send("tls.ts", { to, size: true }),
-          ...QUIT,
-        ],
-        printed: ["Negotiating TLS....", "Using TLS connection.", sent],
-      };
-    default:
-      return {
-        script: [GREETING, ...listing.before, ...send(listing.prog, { to }), ...QUIT],
-        printed: [...listing.printedBefore, sent],
-      };
-  }
 }
 
 for (const listing of LISTINGS) {
@@ -644,6 +442,16 @@ Deno.test("login.ts: end of input at the prompts exits 1 without connecting", as
   assert.equal(result.stderr.length, 1);
 });
 
+Deno.test("login.ts: Ctrl-C at a prompt exits 130 without connecting", async () => {
+  for (const answers of [[new Interrupted()], ["brandon", new Interrupted()]]) {
+    const result = await run(loginMain, ARGS, [], { answers });
+    assert.equal(result.status, 130);
+    assert.deepEqual(result.stdout, []);
+    assert.deepEqual(result.stderr, []);
+    assert.deepEqual(result.server.dialed, []);
+  }
+});
+
 // ---- tls.ts ----
 
 Deno.test("tls.ts: STARTTLS upgrade checks the server's name", async () => {
@@ -785,231 +593,3 @@ Deno.test("login.ts: 421 to AUTH PLAIN: no AUTH LOGIN, 'Authentication failed' w
   assert.ok(result.server.current.closed);
   result.server.assertDone();
 });
-
-// ---- --tls: TLS from the first byte ----
-
-for (const listing of LISTINGS) {
-  const { prog, main } = listing;
-  Deno.test(`${prog} --tls: TLS from the first byte, port 465, then the book's steps`, async () => {
-    const tls = prog === "tls.ts";
-    const { script, printed } = tls
-      ? {
-        script: [GREETING, ...ehlo("SIZE 10240000"), ...send(prog, { size: true }), ...QUIT],
-        printed: ["Using TLS connection.", SENT],
-      }
-      : success(listing, [TO]);
-    const result = await run(main, ["--tls", ...ARGS], script);
-    assert.equal(result.error, undefined);
-    assert.equal(result.status, 0);
-    assert.deepEqual(result.stdout, printed);
-    assert.deepEqual(result.server.dialed, [{ hostname: SERVER, port: 465 }]);
-    assert.deepEqual(result.server.tlsUpgrades, [{ hostname: SERVER, caCerts: undefined }]);
-    assert.deepEqual(result.stderr, []);
-    result.server.assertDone();
-  });
-}
-
-Deno.test("ehlo.ts --tls against a plain server port: the handshake fails, hint on stderr", async () => {
-  const result = await run(ehloMain, ["--tls", ...ARGS], [
-    tlsFails("received corrupt message of type InvalidContentType"),
-  ]);
-  assert.equal(result.status, 1);
-  assert.equal(result.stdout[0], MAYBE_NOT_SENT);
-  assert.match(result.stdout[1], /InvalidContentType/);
-  assert.deepEqual(result.stderr, [
-    "ehlo.ts: the server did not answer in TLS: if it starts in plain text (port 25 or 587),",
-    "ehlo.ts: leave out --tls, or use --starttls to upgrade with STARTTLS.",
-  ]);
-  result.server.assertDone();
-});
-
-// ---- --starttls: EHLO, STARTTLS (required), EHLO, then the listing's steps ----
-
-/** The upgrade every --starttls run begins with. */
-const UPGRADE = [
-  ...ehlo("STARTTLS"),
-  "C: STARTTLS",
-  "S: 220 2.0.0 Ready to start TLS",
-  TLS,
-];
-
-for (const listing of LISTINGS) {
-  const { prog, main } = listing;
-  Deno.test(`${prog} --starttls: upgrades before its own steps`, async () => {
-    let script: (string | Step)[];
-    let printed = [SENT];
-    switch (prog) {
-      case "ehlo.ts": // the book's own EHLO comes after the upgrade's
-        script = [
-          ...ehlo("SIZE 10240000"),
-          ...ehlo("SIZE 10240000"),
-          ...send(prog, { size: true }),
-        ];
-        printed = ["Maximum message size is 10240000", SENT];
-        break;
-      case "login.ts":
-        script = [...listing.before, ...send(prog)];
-        break;
-      case "tls.ts":
-        script = [...ehlo(), ...send(prog)];
-        printed = ["Negotiating TLS....", "Using TLS connection.", SENT];
-        break;
-      default:
-        script = [...ehlo(), ...send(prog)];
-    }
-    const result = await run(main, [SERVER, "--starttls", FROM, TO], [
-      GREETING,
-      ...UPGRADE,
-      ...script,
-      ...QUIT,
-    ]);
-    assert.equal(result.error, undefined);
-    assert.equal(result.status, 0);
-    assert.deepEqual(result.stdout, printed);
-    assert.deepEqual(result.server.tlsUpgrades, [{ hostname: SERVER, caCerts: undefined }]);
-    if (prog === "debug.ts") {
-      // The transcript shows the upgrade too.
-      assert.equal(result.transcript[0], String.raw`send: 'ehlo [127.0.0.1]\r\n'`);
-      assert.ok(result.transcript.includes(String.raw`send: 'STARTTLS\r\n'`));
-    }
-    result.server.assertDone();
-  });
-
-  Deno.test(`${prog} --starttls against a server that strips STARTTLS: nothing more sent, exit 1`, async () => {
-    const result = await run(main, [SERVER, FROM, TO, "--starttls"], [
-      GREETING,
-      ...ehlo("AUTH PLAIN LOGIN", "SIZE 10240000"),
-    ]);
-    assert.equal(result.server.written, "ehlo [127.0.0.1]\r\n", "no AUTH, no MAIL, no QUIT");
-    assert.ok(!result.server.written.includes("AGJyYW5kb24AYWJjMTIz"));
-    assert.ok(result.server.current.closed);
-    if (listing.catches) {
-      assert.equal(result.status, 1);
-      assert.equal(result.stdout[0], MAYBE_NOT_SENT);
-      assert.match(result.stdout[1], /STARTTLS/);
-      assert.equal(result.stdout.length, 2);
-    } else {
-      assert.ok(result.error instanceof SMTPException);
-      assert.deepEqual(result.stdout, []);
-    }
-    result.server.assertDone();
-  });
-}
-
-Deno.test("login.ts --starttls: a certificate from an unknown CA: no AUTH, a --cert hint", async () => {
-  const result = await run(loginMain, ["--starttls", ...ARGS], [
-    GREETING,
-    ...ehlo("STARTTLS"),
-    "C: STARTTLS",
-    "S: 220 2.0.0 Ready to start TLS",
-    tlsFails("invalid peer certificate: UnknownIssuer"),
-  ]);
-  assert.equal(result.status, 1);
-  assert.deepEqual(result.stdout.slice(0, 1), [MAYBE_NOT_SENT]);
-  assert.match(result.stdout[1], /UnknownIssuer/);
-  assert.equal(
-    result.stderr[0],
-    "login.ts: the server's certificate is signed by a CA that Deno does not trust.",
-  );
-  assert.ok(
-    result.stderr.includes(
-      "login.ts:   deno run -N --cert FILE login.ts --starttls mail.example.com sender@example.com brandon@example.com",
-    ),
-    result.stderr.join("\n"),
-  );
-  result.server.assertDone();
-});
-
-// ---- --pipelining ----
-
-Deno.test("debug.ts --pipelining: MAIL, RCPT and DATA in one write, replies read in order", async () => {
-  const to = [TO, TO2];
-  const result = await run(debugMain, ["--pipelining", SERVER, FROM, ...to], [
-    GREETING,
-    ...ehlo("PIPELINING"),
-    `C: mail FROM:<${FROM}>`,
-    ...to.map((address) => `C: rcpt TO:<${address}>`),
-    "C: data",
-    "S: 250 2.1.0 Ok",
-    "S: 250 2.1.5 Ok",
-    "S: 250 2.1.5 Ok",
-    "S: 354 End data with <CR><LF>.<CR><LF>",
-    ...payload("debug.ts", to),
-    "S: 250 2.0.0 Ok: queued as 98034261",
-    ...QUIT,
-  ]);
-  assert.equal(result.error, undefined);
-  assert.equal(result.status, 0);
-  assert.deepEqual(result.stdout, ["Message sent to 2 recipients"]);
-  const envelope = `mail FROM:<${FROM}>\r\nrcpt TO:<${TO}>\r\nrcpt TO:<${TO2}>\r\ndata\r\n`;
-  const writes = result.server.writes.map((w) => new TextDecoder().decode(w));
-  assert.ok(writes.includes(envelope), JSON.stringify(writes));
-  assert.ok(result.transcript.some((line) => line.includes("rcpt TO:<alice@example.com>")));
-  result.server.assertDone();
-});
-
-// ---- hints through the listings, and the prompts ----
-
-Deno.test("login.ts: AUTH offered only after STARTTLS: the book's line, a --starttls hint", async () => {
-  const result = await run(loginMain, ARGS, [GREETING, ...ehlo("STARTTLS", "SIZE 1000")]);
-  assert.equal(result.status, 1);
-  assert.deepEqual(result.stdout, [
-    "Authentication failed: SMTP AUTH extension not supported by server.",
-  ]);
-  assert.deepEqual(result.stderr, [
-    "login.ts: the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
-    "login.ts:   deno run -N login.ts --starttls mail.example.com sender@example.com brandon@example.com",
-  ]);
-  result.server.assertDone();
-});
-
-Deno.test("ehlo.ts: no greeting: the book's lines, a --tls hint", async () => {
-  const result = await run(ehloMain, ARGS, [STALL], { timeout: 50 });
-  assert.equal(result.status, 1);
-  assert.deepEqual(result.stdout, [
-    MAYBE_NOT_SENT,
-    "Timed out after 0.05 s waiting for the server's greeting",
-  ]);
-  assert.equal(result.stderr.length, 2);
-  assert.match(result.stderr[0], /^ehlo\.ts: the server sent no greeting: .* try --tls:$/);
-  assert.equal(
-    result.stderr[1],
-    "ehlo.ts:   deno run -N ehlo.ts --tls --timeout 0.05 mail.example.com sender@example.com " +
-      "brandon@example.com",
-  );
-  result.server.assertDone();
-});
-
-Deno.test("tls.ts: a certificate from an unknown CA: a --cert hint on stderr", async () => {
-  const result = await run(tlsMain, ARGS, [
-    GREETING,
-    ...ehlo("STARTTLS"),
-    "C: STARTTLS",
-    "S: 220 2.0.0 Ready to start TLS",
-    tlsFails("invalid peer certificate: UnknownIssuer"),
-  ]);
-  assert.equal(result.status, 1);
-  assert.equal(result.stdout.length, 3);
-  assert.match(result.stderr.join("\n"), /deno run -N --cert FILE tls\.ts mail\.example\.com /);
-  result.server.assertDone();
-});
-
-Deno.test("login.ts: Ctrl-C at a prompt exits 130 without connecting", async () => {
-  for (const answers of [[new Interrupted()], ["brandon", new Interrupted()]]) {
-    const result = await run(loginMain, ARGS, [], { answers });
-    assert.equal(result.status, 130);
-    assert.deepEqual(result.stdout, []);
-    assert.deepEqual(result.stderr, []);
-    assert.deepEqual(result.server.dialed, []);
-  }
-});
-
-for (const { prog, main } of LISTINGS) {
-  Deno.test(`${prog}: --timeout above 2147483 s is a usage error, nothing dialled`, async () => {
-    const result = await run(main, ["--timeout", "3000000", ...ARGS], []);
-    assert.equal(result.status, 2);
-    assert.match(result.stderr[0], /--timeout takes at most 2147483 seconds/);
-    assert.deepEqual(result.server.dialed, []);
-    assert.deepEqual(result.prompts, []);
-  });
-}
