@@ -1,0 +1,62 @@
+/**
+ * What the unit tests of the SMTP helper against the scripted mock server
+ * share (smtp_test.ts, smtp_sendmail_test.ts, smtp_login_test.ts,
+ * smtp_transcript_test.ts): the greeting, an EHLO exchange, `connect` to a
+ * mock server, and `rejects`, which returns the error it expected.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { SMTP, type SMTPOptions } from "../lib/smtp.ts";
+import { MockServer, type Step } from "./mock_conn.ts";
+
+/** The server's greeting. */
+export const GREETING = "S: 220 mail.example.com ESMTP Postfix";
+
+/** EHLO answered with the given extensions (none: a one-line 250). */
+export function ehlo(...extensions: string[]): string[] {
+  const lines = ["mail.example.com", ...extensions];
+  return [
+    "C: ehlo [127.0.0.1]",
+    ...lines.map((line, i) => `S: 250${i === lines.length - 1 ? " " : "-"}${line}`),
+  ];
+}
+
+/** Connects to a mock server playing `script` (greeting included). */
+export async function connect(
+  script: (string | Step)[],
+  options: SMTPOptions & { ipv6?: boolean } = {},
+): Promise<{ server: MockServer; smtp: SMTP }> {
+  const server = new MockServer(script, { ipv6: options.ipv6 });
+  const smtp = await SMTP.connect("mail.example.com", {
+    dial: server.dial,
+    startTls: server.startTls,
+    ...options,
+  });
+  return { server, smtp };
+}
+
+/** Runs `work`, expecting it to throw an instance of `type`; returns the error. */
+export async function rejects<T extends Error>(
+  work: () => Promise<unknown>,
+  type: new (...args: never[]) => T,
+): Promise<T> {
+  try {
+    await work();
+  } catch (error) {
+    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+    return error;
+  }
+  assert.fail(`expected ${type.name}, nothing was thrown`);
+}
+
+/** DATA and its 354. */
+export const DATA_OK = [
+  "C: data",
+  "S: 354 End data with <CR><LF>.<CR><LF>",
+];
+
+/** The user name and password the AUTH tests log in with. */
+export const USER = "brandon";
+export const PASSWORD = "abc123";
