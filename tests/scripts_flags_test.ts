@@ -16,9 +16,7 @@ import { main as tlsMain } from "../tls.ts";
 import { STALL, type Step, TLS, tlsFails } from "./mock_conn.ts";
 import {
   ARGS,
-  ehlo,
   FROM,
-  GREETING,
   LISTINGS,
   MAYBE_NOT_SENT,
   payload,
@@ -31,6 +29,7 @@ import {
   TO,
   TO2,
 } from "./scripts_run.ts";
+import { ehlo, GREETING } from "./smtp_run.ts";
 
 // ---- --tls: TLS from the first byte ----
 

@@ -1,9 +1,10 @@
 /**
  * What the tests of the five listings against the scripted mock server
  * share (scripts_test.ts, scripts_flags_test.ts): each listing's `main`
- * and what it says before sending, the conversation a server has, the
- * book's message, and `run`, which runs a listing with a mock server and
- * mock prompts and captures what it printed and wrote.
+ * and what it says before sending, the conversation a server has (its
+ * greeting and EHLO are smtp_run.ts's), the book's message, and `run`,
+ * which runs a listing with a mock server and mock prompts and captures
+ * what it printed and wrote.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import { main as loginMain } from "../login.ts";
 import { main as simpleMain } from "../simple.ts";
 import { main as tlsMain } from "../tls.ts";
 import { MockServer, type refusedDial, type Step, TLS } from "./mock_conn.ts";
+import { ehlo, GREETING } from "./smtp_run.ts";
 
 /** A listing's `main`. */
 export type Main = (args: string[], io?: ScriptIO) => Promise<number>;
@@ -31,23 +33,12 @@ export const TO2 = "alice@example.com";
 /** The book's three arguments. */
 export const ARGS = [SERVER, FROM, TO];
 
-/** The server's greeting. */
-export const GREETING = "S: 220 mail.example.com ESMTP Postfix";
 /** QUIT and its answer. */
 export const QUIT = ["C: quit", "S: 221 2.0.0 Bye"];
 /** What a listing prints after sending to one recipient. */
 export const SENT = "Message sent to 1 recipient";
 /** What a listing prints before the reason it did not send. */
 export const MAYBE_NOT_SENT = "Your message may not have been sent!";
-
-/** EHLO answered with the given extensions (none: a one-line 250). */
-export function ehlo(...extensions: string[]): string[] {
-  const lines = ["mail.example.com", ...extensions];
-  return [
-    "C: ehlo [127.0.0.1]",
-    ...lines.map((line, i) => `S: 250${i === lines.length - 1 ? " " : "-"}${line}`),
-  ];
-}
 
 /** The listing's message, as the book builds it (LF line endings). */
 export function message(prog: string, to: string[] = [TO], from = FROM): string {

@@ -20,9 +20,7 @@ import { main as tlsMain } from "../tls.ts";
 import { EOF, MockServer, refusedDial, STALL, type Step, TLS, tlsFails } from "./mock_conn.ts";
 import {
   ARGS,
-  ehlo,
   FROM,
-  GREETING,
   LISTINGS,
   MAYBE_NOT_SENT,
   message,
@@ -36,6 +34,7 @@ import {
   TO,
   TO2,
 } from "./scripts_run.ts";
+import { ehlo, GREETING } from "./smtp_run.ts";
 
 // ---- what all five share ----
 

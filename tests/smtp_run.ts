@@ -1,8 +1,9 @@
 /**
  * What the unit tests of the SMTP helper against the scripted mock server
  * share (smtp_test.ts, smtp_sendmail_test.ts, smtp_login_test.ts,
- * smtp_transcript_test.ts): the greeting, an EHLO exchange, `connect` to a
- * mock server, and `rejects`, which returns the error it expected.
+ * smtp_transcript_test.ts): the greeting, an EHLO exchange (the listings'
+ * tests use these two as well), `connect` to a mock server, and `rejects`,
+ * which returns the error it expected.
  *
  * @module
  */
