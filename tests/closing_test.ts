@@ -14,49 +14,14 @@ import {
   SMTPAuthenticationError,
   SMTPConnectError,
   SMTPDataError,
-  type SMTPOptions,
   SMTPResponseException,
   SMTPSenderRefused,
   SMTPServerDisconnected,
 } from "../lib/smtp.ts";
 import { MockServer, STALL, type Step } from "./mock_conn.ts";
+import { connect, ehlo, GREETING, rejects } from "./smtp_run.ts";
 
-const GREETING = "S: 220 mail.example.com ESMTP Postfix";
 const CLOSING = "S: 421 4.3.2 Service shutting down";
-
-function ehlo(...extensions: string[]): string[] {
-  const lines = ["mail.example.com", ...extensions];
-  return [
-    "C: ehlo [127.0.0.1]",
-    ...lines.map((line, i) => `S: 250${i === lines.length - 1 ? " " : "-"}${line}`),
-  ];
-}
-
-async function connect(
-  script: (string | Step)[],
-  options: SMTPOptions = {},
-): Promise<{ server: MockServer; smtp: SMTP }> {
-  const server = new MockServer(script);
-  const smtp = await SMTP.connect("mail.example.com", {
-    dial: server.dial,
-    startTls: server.startTls,
-    ...options,
-  });
-  return { server, smtp };
-}
-
-async function rejects<T extends Error>(
-  work: () => Promise<unknown>,
-  type: new (...args: never[]) => T,
-): Promise<T> {
-  try {
-    await work();
-  } catch (error) {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-    return error;
-  }
-  assert.fail(`expected ${type.name}, nothing was thrown`);
-}
 
 /** Each way a session can meet a 421: the script up to it, the call, the error expected. */
 const steps: {

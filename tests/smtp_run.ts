@@ -1,9 +1,10 @@
 /**
  * What the unit tests of the SMTP helper against the scripted mock server
  * share (smtp_test.ts, smtp_sendmail_test.ts, smtp_login_test.ts,
- * smtp_transcript_test.ts): the greeting, an EHLO exchange (the listings'
- * tests use these two as well), `connect` to a mock server, and `rejects`,
- * which returns the error it expected.
+ * smtp_transcript_test.ts, closing_test.ts, tls_test.ts, pipelining_test.ts):
+ * the greeting, an EHLO exchange (the listings' tests use these two as
+ * well), `connect` to a mock server, and `rejects`, which returns the error
+ * it expected.
  *
  * @module
  */
@@ -24,14 +25,20 @@ export function ehlo(...extensions: string[]): string[] {
   ];
 }
 
-/** Connects to a mock server playing `script` (greeting included). */
+/**
+ * Connects to `host` (by default mail.example.com) through a mock server
+ * playing `script` (greeting included): plain, STARTTLS or, with `tls: true`,
+ * implicit TLS.
+ */
 export async function connect(
   script: (string | Step)[],
   options: SMTPOptions & { ipv6?: boolean } = {},
+  host = "mail.example.com",
 ): Promise<{ server: MockServer; smtp: SMTP }> {
   const server = new MockServer(script, { ipv6: options.ipv6 });
-  const smtp = await SMTP.connect("mail.example.com", {
+  const smtp = await SMTP.connect(host, {
     dial: server.dial,
+    dialTls: server.dialTls,
     startTls: server.startTls,
     ...options,
   });

@@ -13,50 +13,13 @@ import {
   NetworkError,
   SMTP,
   SMTPNotSupportedError,
-  type SMTPOptions,
   SMTPResponseException,
   SMTPServerDisconnected,
 } from "../lib/smtp.ts";
-import { MockServer, raw, STALL, type Step, TLS, tlsFails } from "./mock_conn.ts";
+import { MockServer, raw, STALL, TLS, tlsFails } from "./mock_conn.ts";
+import { connect, ehlo, GREETING, rejects } from "./smtp_run.ts";
 
-const GREETING = "S: 220 mail.example.com ESMTP Postfix";
 const PASSWORD_B64 = "AGJyYW5kb24AYWJjMTIz"; // \0brandon\0abc123
-
-function ehlo(...extensions: string[]): string[] {
-  const lines = ["mail.example.com", ...extensions];
-  return [
-    "C: ehlo [127.0.0.1]",
-    ...lines.map((line, i) => `S: 250${i === lines.length - 1 ? " " : "-"}${line}`),
-  ];
-}
-
-async function connect(
-  script: (string | Step)[],
-  options: SMTPOptions = {},
-  server = "mail.example.com",
-): Promise<{ server: MockServer; smtp: SMTP }> {
-  const mock = new MockServer(script);
-  const smtp = await SMTP.connect(server, {
-    dial: mock.dial,
-    dialTls: mock.dialTls,
-    startTls: mock.startTls,
-    ...options,
-  });
-  return { server: mock, smtp };
-}
-
-async function rejects<T extends Error>(
-  work: () => Promise<unknown>,
-  type: new (...args: never[]) => T,
-): Promise<T> {
-  try {
-    await work();
-  } catch (error) {
-    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
-    return error;
-  }
-  assert.fail(`expected ${type.name}, nothing was thrown`);
-}
 
 // ---- implicit TLS ----
 
