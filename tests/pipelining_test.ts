@@ -17,31 +17,21 @@ import {
   SMTPServerDisconnected,
 } from "../lib/smtp.ts";
 import { EOF, MockConn, MockServer, STALL, type Step } from "./mock_conn.ts";
+import { connect as connectMock, ehlo, GREETING } from "./smtp_run.ts";
 
-const GREETING = "S: 220 mail.example.com ESMTP Postfix";
-const EHLO = [
-  "C: ehlo [127.0.0.1]",
-  "S: 250-mail.example.com",
-  "S: 250-PIPELINING",
-  "S: 250 8BITMIME",
-];
+const EHLO = ehlo("PIPELINING", "8BITMIME");
 const FROM = "a@example.com";
 const TO = ["b@example.com", "c@example.com"];
 const ENVELOPE = "C: mail FROM:<a@example.com>\nC: rcpt TO:<b@example.com>\n" +
   "C: rcpt TO:<c@example.com>\nC: data";
 const START = "S: 354 End data with <CR><LF>.<CR><LF>";
 
-async function connect(
+/** `connect` from smtp_run.ts, with `pipelining: true` unless `options` says otherwise. */
+function connect(
   script: (string | Step)[],
   options: SMTPOptions = {},
 ): Promise<{ server: MockServer; smtp: SMTP }> {
-  const server = new MockServer(script);
-  const smtp = await SMTP.connect("mail.example.com", {
-    dial: server.dial,
-    pipelining: true,
-    ...options,
-  });
-  return { server, smtp };
+  return connectMock(script, { pipelining: true, ...options });
 }
 
 /** What sendmail gave: the refused map, or the error's class, code and message. */
