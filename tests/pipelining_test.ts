@@ -441,19 +441,30 @@ Deno.test("pipelining: a server that drops mid-pipeline is SMTPServerDisconnecte
   server.assertDone();
 });
 
+/**
+ * A dial whose writes of 40 bytes or more (the pipelined envelope, not EHLO)
+ * get `big`'s promise instead of reaching the mock connection.
+ */
+function bigWrites(
+  server: MockServer,
+  big: (conn: MockConn) => Promise<number>,
+): SMTPOptions["dial"] {
+  return async (hostname, port, signal) => {
+    const conn = await server.dial(hostname, port, signal) as MockConn;
+    const write = conn.write.bind(conn);
+    conn.write = (p) => p.length < 40 ? write(p) : big(conn);
+    return conn;
+  };
+}
+
 Deno.test("pipelining: a write that fails is reported as such, with no unhandled rejection", async () => {
   const server = new MockServer([GREETING, ...EHLO, STALL]);
   const smtp = await SMTP.connect("mail.example.com", {
     pipelining: true,
-    dial: async (hostname, port, signal) => {
-      const conn = await server.dial(hostname, port, signal) as MockConn;
-      const write = conn.write.bind(conn);
-      conn.write = (p) =>
-        p.length < 40
-          ? write(p)
-          : Promise.reject(new Deno.errors.ConnectionReset("Connection reset by peer"));
-      return conn;
-    },
+    dial: bigWrites(
+      server,
+      () => Promise.reject(new Deno.errors.ConnectionReset("Connection reset by peer")),
+    ),
   });
   const result = await outcome(smtp.sendmail(FROM, TO, "x"));
   assert.deepEqual(result, {
@@ -471,14 +482,8 @@ Deno.test("pipelining: a server that never reads hits the write timeout", async 
   const smtp = await SMTP.connect("mail.example.com", {
     pipelining: true,
     timeout: 50,
-    dial: async (hostname, port, signal) => {
-      const conn = await server.dial(hostname, port, signal) as MockConn;
-      const write = conn.write.bind(conn);
-      // A zero window: the big write never completes; closing ends it.
-      conn.write = (p) =>
-        p.length < 40 ? write(p) : new Promise((_, reject) => conn.onClose.push(reject));
-      return conn;
-    },
+    // A zero window: the big write never completes; closing ends it.
+    dial: bigWrites(server, (conn) => new Promise((_, reject) => conn.onClose.push(reject))),
   });
   const started = Date.now();
   const result = await outcome(smtp.sendmail(FROM, TO, "x"));
