@@ -8,59 +8,14 @@
  */
 
 import assert from "node:assert/strict";
-import { type Playground, startPlayground } from "../playground/server.ts";
-import { serverArgument } from "../playground/main.ts";
 import { type MboxMessage, readMailbox } from "../playground/mbox.ts";
 import { main as tlsMain } from "../tls.ts";
+import { PROJECT, runListing, withPlayground } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
 const SENT = "Message sent to 1 recipient";
 const MAYBE_NOT_SENT = "Your message may not have been sent!";
-const PROJECT = new URL("..", import.meta.url);
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `deno run -N [denoOptions] script args...` in the project folder, with `stdin` typed in. */
-async function run(
-  denoOptions: string[],
-  script: string,
-  args: string[],
-  stdin = "",
-): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-N", ...denoOptions, script, ...args],
-    cwd: PROJECT,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  const writer = child.stdin.getWriter();
-  await writer.write(new TextEncoder().encode(stdin));
-  await writer.close();
-  const { code, stdout, stderr } = await child.output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
-}
-
-/** Runs `body` against a fresh playground, then stops it and removes its folder. */
-async function withPlayground(
-  body: (playground: Playground, server: string) => Promise<void>,
-): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "listings-test-" });
-  const playground = await startPlayground({ port: 0, dataDir, closeTimeout: 200 });
-  try {
-    await body(playground, serverArgument(playground.hostname, playground.port));
-  } finally {
-    await playground.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
 
 /** The message a listing sends, as it must arrive (after the server's trace headers). */
 function expectedMessage(prog: string): string {
@@ -113,7 +68,7 @@ const LISTINGS: {
 for (const listing of LISTINGS) {
   Deno.test(`${listing.prog} delivers its message to the playground`, async () => {
     await withPlayground(async ({ caPath, dataDir }, server) => {
-      const result = await run(
+      const result = await runListing(
         listing.tls ? ["--cert", caPath] : [],
         listing.prog,
         [server, FROM, TO],
@@ -167,7 +122,7 @@ for (const listing of WITH_FLAGS) {
   const flags = listing.flags.join(" ");
   Deno.test(`${listing.prog} ${flags} delivers, with the book's lines on stdout`, async () => {
     await withPlayground(async ({ caPath, dataDir }, server) => {
-      const result = await run(
+      const result = await runListing(
         ["--cert", caPath],
         listing.prog,
         [server, ...listing.flags, FROM, TO],
@@ -192,7 +147,7 @@ for (const listing of WITH_FLAGS) {
 
 Deno.test("login.ts with a wrong password: Authentication failed, exit 1, nothing sent", async () => {
   await withPlayground(async ({ dataDir }, server) => {
-    const result = await run([], "login.ts", [server, FROM, TO], "brandon\nwrong\n");
+    const result = await runListing([], "login.ts", [server, FROM, TO], "brandon\nwrong\n");
     assert.equal(
       result.stdout,
       "Enter username: Authentication failed: " +
@@ -205,7 +160,7 @@ Deno.test("login.ts with a wrong password: Authentication failed, exit 1, nothin
 
 Deno.test("tls.ts without the playground CA fails verification, exit 1, nothing sent", async () => {
   await withPlayground(async ({ dataDir }, server) => {
-    const result = await run([], "tls.ts", [server, FROM, TO]);
+    const result = await runListing([], "tls.ts", [server, FROM, TO]);
     const lines = result.stdout.split("\n");
     assert.equal(lines[0], "Negotiating TLS....");
     assert.equal(lines[1], MAYBE_NOT_SENT);
@@ -231,7 +186,7 @@ Deno.test("tls.ts in-process with io.smtp.caCerts", async () => {
 
 Deno.test("an unknown recipient is refused: ehlo.ts exits 1 with the server's 550", async () => {
   await withPlayground(async ({ dataDir }, server) => {
-    const result = await run([], "ehlo.ts", [server, FROM, "nobody@example.com"]);
+    const result = await runListing([], "ehlo.ts", [server, FROM, "nobody@example.com"]);
     assert.equal(
       result.stdout,
       "Maximum message size is 10240000\n" + `${MAYBE_NOT_SENT}\n` +
@@ -245,7 +200,7 @@ Deno.test("an unknown recipient is refused: ehlo.ts exits 1 with the server's 55
 
 Deno.test("mail for another domain is not relayed: debug.ts exits 1", async () => {
   await withPlayground(async ({ dataDir }, server) => {
-    const result = await run([], "debug.ts", [server, FROM, "brandon@gmail.com"]);
+    const result = await runListing([], "debug.ts", [server, FROM, "brandon@gmail.com"]);
     assert.equal(
       result.stdout,
       `${MAYBE_NOT_SENT}\nRecipients refused: brandon@gmail.com ` +
@@ -258,7 +213,7 @@ Deno.test("mail for another domain is not relayed: debug.ts exits 1", async () =
 
 Deno.test("one of two recipients refused: the other still gets the message", async () => {
   await withPlayground(async ({ dataDir }, server) => {
-    const result = await run([], "simple.ts", [server, FROM, TO, "nobody@example.com"]);
+    const result = await runListing([], "simple.ts", [server, FROM, TO, "nobody@example.com"]);
     assert.equal(result.stdout, "Message sent to 2 recipients\n");
     assert.equal(result.code, 0);
     assert.equal((await readMailbox(dataDir, "brandon")).length, 1);

@@ -8,15 +8,12 @@
  */
 
 import assert from "node:assert/strict";
-import { type Playground, startPlayground } from "../playground/server.ts";
-import { serverArgument } from "../playground/main.ts";
 import { ehloKeywords, etrnReply, postfixReply, vrfyReply } from "../playground/dialect.ts";
+import { rawSession, runListing, withPlayground } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
 const PAGE = new URL("../../shared/book/chapter13-README.md", import.meta.url);
-const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 
 /** The page's debug.py transcript: the lines of its code block, without the stdout line. */
 async function pageTranscript(): Promise<string[]> {
@@ -44,62 +41,14 @@ function normalise(line: string): string {
     .replace(/\b(simple|debug)\.(py|ts)\b/g, "PROG");
 }
 
-/** Runs `body` against a fresh playground on a free port, then cleans up. */
-async function withPlayground(
-  body: (playground: Playground, server: string) => Promise<void>,
-): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "playground-dialect-test-" });
-  const playground = await startPlayground({ port: 0, dataDir, closeTimeout: 200 });
-  try {
-    await body(playground, serverArgument(playground.hostname, playground.port));
-  } finally {
-    await playground.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
-
-/** Sends raw command lines, one at a time; returns each reply as sent. */
-async function rawSession(port: number, commands: string[]): Promise<string[]> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const replies: string[] = [];
-  let buffered = "";
-  const buffer = new Uint8Array(65536);
-  const readReply = async () => {
-    while (!/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(buffered)) {
-      const n = await conn.read(buffer);
-      if (n === null) throw new Error(`closed; had ${JSON.stringify(buffered)}`);
-      buffered += decoder.decode(buffer.subarray(0, n));
-    }
-    replies.push(buffered.trimEnd());
-    buffered = "";
-  };
-  try {
-    await readReply();
-    for (const command of commands) {
-      await conn.write(encoder.encode(command + "\r\n"));
-      await readReply();
-    }
-  } finally {
-    conn.close();
-  }
-  return replies;
-}
-
 Deno.test("debug.ts against the playground prints the chapter page's transcript, line for line", async () => {
   const expected = (await pageTranscript()).map(normalise);
   assert.equal(expected.length, 28, "the page's transcript has 28 lines besides stdout's");
   await withPlayground(async (_playground, server) => {
-    const child = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-N", "debug.ts", server, FROM, TO],
-      cwd: new URL("..", import.meta.url),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
-    }).output();
-    assert.equal(decoder.decode(child.stdout), "Message sent to 1 recipient\n");
-    assert.equal(child.code, 0);
-    const transcript = decoder.decode(child.stderr).trimEnd().split("\n");
+    const result = await runListing([], "debug.ts", [server, FROM, TO]);
+    assert.equal(result.stdout, "Message sent to 1 recipient\n");
+    assert.equal(result.code, 0);
+    const transcript = result.stderr.trimEnd().split("\n");
 
     // The one addition: AUTH, which login.ts needs, where Postfix puts it (after STARTTLS).
     const auth = "reply: b'250-AUTH PLAIN LOGIN CRAM-MD5\\r\\n'";
@@ -118,7 +67,7 @@ Deno.test("debug.ts against the playground prints the chapter page's transcript,
 
 Deno.test("VRFY, ETRN, HELP and the refusals over the wire, as Postfix 3.7 answers", async () => {
   await withPlayground(async ({ port }) => {
-    const replies = await rawSession(port, [
+    const replies = (await rawSession(port, [
       "EHLO [127.0.0.1]",
       "VRFY brandon@example.com",
       "VRFY brandon",
@@ -138,7 +87,7 @@ Deno.test("VRFY, ETRN, HELP and the refusals over the wire, as Postfix 3.7 answe
       "RSET",
       "NOOP",
       "QUIT",
-    ]);
+    ])).map((reply) => reply.trimEnd());
     assert.deepEqual(replies.slice(2), [
       "252 2.0.0 brandon@example.com",
       "252 2.0.0 brandon",
