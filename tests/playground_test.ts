@@ -14,53 +14,11 @@ import { type Playground, startPlayground } from "../playground/server.ts";
 import { asctime, formatEntry, mailboxPath, parseMbox, readMailbox } from "../playground/mbox.ts";
 import { mailboxSummary, main as mailMain, summaryLine } from "../playground/mail.ts";
 import { parseUsers, serverArgument } from "../playground/main.ts";
+import { rawSession, withPlayground, withPlaygroundProcess } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Runs `body` against a fresh playground on a free port, then cleans up. */
-async function withPlayground(
-  body: (playground: Playground, server: string) => Promise<void>,
-  dataDir?: string,
-): Promise<void> {
-  const dir = dataDir ?? await Deno.makeTempDir({ prefix: "playground-test-" });
-  const playground = await startPlayground({ port: 0, dataDir: dir, closeTimeout: 200 });
-  try {
-    await body(playground, serverArgument(playground.hostname, playground.port));
-  } finally {
-    await playground.close();
-    if (!dataDir) await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** A minimal line-based client: sends raw lines and returns the raw reply. */
-async function rawSession(port: number, commands: string[]): Promise<string[]> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  const replies: string[] = [];
-  let buffered = "";
-  const buffer = new Uint8Array(65536);
-  const readReply = async () => {
-    while (!/(^|\r\n)\d{3} [^\r\n]*\r\n$/.test(buffered)) {
-      const n = await conn.read(buffer);
-      if (n === null) throw new Error(`closed; had ${JSON.stringify(buffered)}`);
-      buffered += decoder.decode(buffer.subarray(0, n));
-    }
-    replies.push(buffered);
-    buffered = "";
-  };
-  try {
-    await readReply();
-    for (const command of commands) {
-      await conn.write(encoder.encode(command + "\r\n"));
-      await readReply();
-    }
-  } finally {
-    conn.close();
-  }
-  return replies;
-}
 
 Deno.test("greets and answers EHLO as the book's mail.example.com", async () => {
   await withPlayground(async ({ port }) => {
@@ -294,33 +252,7 @@ Deno.test("messages delivered before a restart are still there after it", async 
 });
 
 Deno.test("a message answered 250 survives the server being killed at once", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "playground-test-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "playground/main.ts",
-      "--port",
-      "0",
-      "--data",
-      dir,
-      "--quiet",
-    ],
-    cwd: new URL("..", import.meta.url),
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  try {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let output = "";
-    while (!/listening on (\S+)\n/.test(output)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the playground exited: ${output}`);
-      output += value;
-    }
-    const server = /listening on (\S+)\n/.exec(output)![1];
+  await withPlaygroundProcess(async ({ child, server, dataDir: dir }) => {
     const smtp = await SMTP.connect(server);
     await smtp.ehlo();
     await smtp.mail(FROM);
@@ -328,17 +260,10 @@ Deno.test("a message answered 250 survives the server being killed at once", asy
     assert.equal((await smtp.data("Subject: kept\n\nhello\n"))[0], 250);
     child.kill("SIGKILL");
     smtp.close();
-    await reader.cancel();
     assert.equal((await child.status).signal, "SIGKILL");
     const [message] = await readMailbox(dir, "brandon");
     assert.match(message.text, /^Subject: kept$/m);
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "playground-test-", stop: "SIGKILL" });
 });
 
 Deno.test("certificates: a CA and a server certificate, the key readable by its owner only", async () => {
