@@ -14,6 +14,7 @@ import { startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
 import { mailboxPath, readMailbox } from "../playground/mbox.ts";
 import { main as mailMain } from "../playground/mail.ts";
+import { withPlaygroundProcess } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const encoder = new TextEncoder();
@@ -54,35 +55,7 @@ Deno.test({
   name: "150 MB past SIZE: the server's memory stays bounded, and the answer is 552",
   ignore: Deno.build.os !== "linux", // reads /proc
   async fn() {
-    const dir = await Deno.makeTempDir({ prefix: "playground-size-test-" });
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        "--allow-write",
-        "playground/main.ts",
-        "--port",
-        "0",
-        "--data",
-        dir,
-        "--quiet",
-      ],
-      cwd: new URL("..", import.meta.url),
-      stdout: "piped",
-      stderr: "inherit",
-      env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-    }).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      let output = "";
-      while (!/listening on \S+:(\d+)\n/.test(output)) {
-        const { value, done } = await reader.read();
-        if (done) throw new Error(`the playground exited: ${output}`);
-        output += value;
-      }
-      const port = Number(/listening on \S+:(\d+)\n/.exec(output)![1]);
-
+    await withPlaygroundProcess(async ({ child, port, dataDir: dir }) => {
       // One ordinary message first, so the baseline includes a whole delivery.
       const smtp = await SMTP.connect(`127.0.0.1:${port}`);
       await smtp.sendmail(FROM, ["brandon@example.com"], "Subject: small\n\nhi\n");
@@ -129,12 +102,7 @@ Deno.test({
         (await readMailbox(dir, "brandon")).map((m) => /^Subject: (.*)$/m.exec(m.text)?.[1]),
         ["small"],
       );
-    } finally {
-      child.kill("SIGTERM");
-      await reader.cancel();
-      await child.status;
-      await Deno.remove(dir, { recursive: true });
-    }
+    }, { prefix: "playground-size-test-", stop: "SIGTERM" });
   },
 });
 
@@ -285,34 +253,7 @@ Deno.test("a client that vanishes mid-DATA: nothing delivered, the next client s
 });
 
 Deno.test("load: 200 messages from 10 clients, then SIGKILL: each accepted message once, whole", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "playground-load-test-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "playground/main.ts",
-      "--port",
-      "0",
-      "--data",
-      dir,
-      "--quiet",
-    ],
-    cwd: new URL("..", import.meta.url),
-    stdout: "piped",
-    stderr: "inherit",
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    let output = "";
-    while (!/listening on (\S+)\n/.test(output)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the playground exited: ${output}`);
-      output += value;
-    }
-    const server = /listening on (\S+)\n/.exec(output)![1];
+  await withPlaygroundProcess(async ({ child, server, dataDir: dir }) => {
     const body = (c: number, m: number) =>
       Array.from({ length: 40 }, (_, i) => `client ${c} message ${m} line ${i} ` + "#".repeat(60))
         .join("\n") + "\n";
@@ -339,14 +280,7 @@ Deno.test("load: 200 messages from 10 clients, then SIGKILL: each accepted messa
     });
     assert.equal(accepted.length, 200);
     assert.deepEqual([...seen].sort(), [...accepted].sort());
-  } finally {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already gone */ }
-    await reader.cancel();
-    await child.status;
-    await Deno.remove(dir, { recursive: true });
-  }
+  }, { prefix: "playground-load-test-", stop: "SIGKILL" });
 });
 
 Deno.test("2000 recipients: the first 1000 are taken, the rest get Postfix's 452 4.5.3", async () => {
