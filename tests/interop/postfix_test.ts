@@ -410,12 +410,20 @@ function senderRefused(sender: string): string {
   return `Sender ${sender} refused: 554 5.7.1 <${sender}>: Sender address rejected: Access denied`;
 }
 
-interop("login.ts --starttls on the submission port logs in and sends", async () => {
-  const sender = uniqueSender("login-starttls");
+/**
+ * Runs `login.ts flag address` as brandon with the test CA; asserts it sent, and that the message
+ * came under TLS after AUTH. Returns Postfix's count of the session's commands (`service`'s log).
+ */
+async function loginUnderTls(
+  flag: "--starttls" | "--tls",
+  address: string,
+  service: string,
+): Promise<string> {
+  const sender = uniqueSender(`login${flag.slice(1)}`);
   const since = await logEnd();
   const run = await runListing(
     "login.ts",
-    ["--starttls", SUBMISSION, sender, "brandon@localhost"],
+    [flag, address, sender, "brandon@localhost"],
     { ca: true, stdin: `brandon\n${PASSWORD}\n` },
   );
   assert.deepEqual(run, {
@@ -424,9 +432,33 @@ interop("login.ts --starttls on the submission port logs in and sends", async ()
     stderr: "Enter password: ",
   });
   assertCameUnderTlsWithAuth(await assertListingDelivered("login.ts", sender));
+  return await waitForSession(service, since);
+}
+
+/**
+ * Runs `prog flag address` with the test CA as a new sender (`what`), to a provider-like port that
+ * refuses MAIL without AUTH: asserts exit 1, stdout `before` and then the book's two lines for the
+ * refusal, nothing on stderr, and nothing delivered.
+ */
+async function assertRefusedWithoutAuth(
+  what: string,
+  [prog, flag, address]: [string, string, string],
+  before: string,
+): Promise<void> {
+  const sender = uniqueSender(what);
+  const run = await runListing(prog, [flag, address, sender, "brandon@localhost"], { ca: true });
+  assert.deepEqual(run, {
+    code: 1,
+    stdout: `${before}Your message may not have been sent!\n${senderRefused(sender)}\n`,
+    stderr: "",
+  });
+  await assertNothingDelivered(sender);
+}
+
+interop("login.ts --starttls on the submission port logs in and sends", async () => {
   // EHLO, STARTTLS, EHLO again, then the listing's own steps.
   assert.equal(
-    await waitForSession("postfix/submission", since),
+    await loginUnderTls("--starttls", SUBMISSION, "postfix/submission"),
     "ehlo=2 starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=8",
   );
 });
@@ -444,21 +476,8 @@ interop("login.ts --starttls with a wrong password: Authentication failed: 535",
 });
 
 interop("login.ts --tls on the implicit-TLS port logs in and sends", async () => {
-  const sender = uniqueSender("login-tls");
-  const since = await logEnd();
-  const run = await runListing(
-    "login.ts",
-    ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"],
-    { ca: true, stdin: `brandon\n${PASSWORD}\n` },
-  );
-  assert.deepEqual(run, {
-    code: 0,
-    stdout: "Enter username: Message sent to 1 recipient\n",
-    stderr: "Enter password: ",
-  });
-  assertCameUnderTlsWithAuth(await assertListingDelivered("login.ts", sender));
   assert.equal(
-    await waitForSession("postfix/smtps", since),
+    await loginUnderTls("--tls", IMPLICIT_TLS, "postfix/smtps"),
     "ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6",
   );
 });
@@ -479,41 +498,22 @@ interop("tls.ts --starttls where STARTTLS is offered: upgrades and sends", async
 
 interop(
   "tls.ts --starttls on the submission port: upgrades, then MAIL without AUTH is refused",
-  async () => {
-    const sender = uniqueSender("tls-submission");
-    const run = await runListing(
-      "tls.ts",
-      ["--starttls", SUBMISSION, sender, "brandon@localhost"],
-      {
-        ca: true,
-      },
-    );
-    assert.deepEqual(run, {
-      code: 1,
-      stdout: "Negotiating TLS....\nUsing TLS connection.\nYour message may not have been sent!\n" +
-        `${senderRefused(sender)}\n`,
-      stderr: "",
-    });
-    await assertNothingDelivered(sender);
-  },
+  () =>
+    assertRefusedWithoutAuth(
+      "tls-submission",
+      ["tls.ts", "--starttls", SUBMISSION],
+      "Negotiating TLS....\nUsing TLS connection.\n",
+    ),
 );
 
 interop(
   "tls.ts --tls: TLS from the first byte, no STARTTLS; MAIL without AUTH is refused",
-  async () => {
-    const sender = uniqueSender("tls-tls");
-    const run = await runListing("tls.ts", ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"], {
-      ca: true,
-    });
-    assert.deepEqual(run, {
-      code: 1,
-      stdout: `Using TLS connection.\nYour message may not have been sent!\n${
-        senderRefused(sender)
-      }\n`,
-      stderr: "",
-    });
-    await assertNothingDelivered(sender);
-  },
+  () =>
+    assertRefusedWithoutAuth(
+      "tls-tls",
+      ["tls.ts", "--tls", IMPLICIT_TLS],
+      "Using TLS connection.\n",
+    ),
 );
 
 interop(
@@ -536,19 +536,12 @@ interop(
 
 interop(
   "ehlo.ts --tls reads Postfix's SIZE through TLS; MAIL without AUTH is refused",
-  async () => {
-    const sender = uniqueSender("ehlo-tls");
-    const run = await runListing("ehlo.ts", ["--tls", IMPLICIT_TLS, sender, "brandon@localhost"], {
-      ca: true,
-    });
-    assert.deepEqual(run, {
-      code: 1,
-      stdout: `Maximum message size is ${SIZE_LIMIT}\nYour message may not have been sent!\n` +
-        `${senderRefused(sender)}\n`,
-      stderr: "",
-    });
-    await assertNothingDelivered(sender);
-  },
+  () =>
+    assertRefusedWithoutAuth(
+      "ehlo-tls",
+      ["ehlo.ts", "--tls", IMPLICIT_TLS],
+      `Maximum message size is ${SIZE_LIMIT}\n`,
+    ),
 );
 
 for (const flag of ["--tls", "--starttls"]) {
