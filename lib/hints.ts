@@ -92,6 +92,26 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
   return [];
 }
 
+/**
+ * What to say before connecting, when the command line already suggests a
+ * mistake: port 465 without `--tls` waits for a plain greeting that a server
+ * speaking TLS from the first byte never sends (five minutes, RFC 5321's
+ * wait, unless `--timeout` is given), so say at once what to try.
+ */
+export function hintBeforeConnecting(command: CommandLine): string[] {
+  const { prog, server, fromaddr, toaddrs, options } = command;
+  let port = 0;
+  try {
+    port = parseServer(server).port;
+  } catch { /* the helper reports a bad server address itself */ }
+  if (options.tls || port !== IMPLICIT_TLS_PORT) return [];
+  return [
+    `port ${IMPLICIT_TLS_PORT} usually speaks TLS from the first byte (implicit TLS), and without ` +
+    "--tls this waits for a plain greeting; if none comes, try --tls:",
+    `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), server, fromaddr, ...toaddrs])}`,
+  ];
+}
+
 /** The listing flags in `options`, to repeat them in a suggested command. */
 function flagsOf(options: SMTPOptions): string[] {
   return [

@@ -7,7 +7,7 @@
  */
 
 import type { CommandLine, ScriptIO } from "./cli.ts";
-import { explain } from "./hints.ts";
+import { explain, hintBeforeConnecting } from "./hints.ts";
 import { isSendError, SMTP } from "./smtp.ts";
 
 /**
@@ -22,6 +22,9 @@ export async function openConnection(
   io: ScriptIO = {},
   upgradeNow = true,
 ): Promise<SMTP> {
+  for (const line of hintBeforeConnecting(command)) {
+    (io.printError ?? console.error)(`${command.prog}: ${line}`);
+  }
   let connection: SMTP | undefined;
   try {
     connection = await SMTP.connect(command.server, command.options);

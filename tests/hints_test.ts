@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import type { CommandLine } from "../lib/cli.ts";
-import { hintFor } from "../lib/hints.ts";
+import { hintBeforeConnecting, hintFor } from "../lib/hints.ts";
 import { NetworkError, SMTPNotSupportedError, SMTPServerDisconnected } from "../lib/smtp.ts";
 
 const COMMAND: CommandLine = {
@@ -75,4 +75,17 @@ Deno.test("hint: no AUTH but STARTTLS offered on a plain connection: try --start
   ]);
   assert.deepEqual(hintFor(error, COMMAND, connection([])), []);
   assert.deepEqual(hintFor(error, COMMAND, connection(["starttls"], true)), []);
+});
+
+Deno.test("hint before connecting: port 465 without --tls says at once to try --tls", () => {
+  assert.deepEqual(hintBeforeConnecting({ ...COMMAND, server: "smtp.example.com:465" }), [
+    "port 465 usually speaks TLS from the first byte (implicit TLS), and without --tls this " +
+    "waits for a plain greeting; if none comes, try --tls:",
+    "  deno run -N login.ts --tls smtp.example.com:465 a@example.com b@example.com",
+  ]);
+  // Nothing to say with --tls, on another port, or for a server address the helper will refuse.
+  const tls = { ...COMMAND, server: "smtp.example.com:465", options: { tls: true } };
+  assert.deepEqual(hintBeforeConnecting(tls), []);
+  assert.deepEqual(hintBeforeConnecting(COMMAND), []);
+  assert.deepEqual(hintBeforeConnecting({ ...COMMAND, server: "h:99999" }), []);
 });

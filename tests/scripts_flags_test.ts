@@ -225,6 +225,25 @@ Deno.test("ehlo.ts: no greeting: the book's lines, a --tls hint", async () => {
   result.server.assertDone();
 });
 
+Deno.test("ehlo.ts on port 465 without --tls: a --tls hint first, then the book's steps", async () => {
+  const server = `${SERVER}:465`;
+  const result = await run(ehloMain, [server, FROM, TO], [
+    GREETING,
+    ...ehlo("SIZE 10240000"),
+    ...send("ehlo.ts", { size: true }),
+    ...QUIT,
+  ]);
+  assert.equal(result.status, 0);
+  assert.deepEqual(result.stdout, ["Maximum message size is 10240000", SENT]);
+  assert.deepEqual(result.stderr, [
+    "ehlo.ts: port 465 usually speaks TLS from the first byte (implicit TLS), and without --tls " +
+    "this waits for a plain greeting; if none comes, try --tls:",
+    `ehlo.ts:   deno run -N ehlo.ts --tls ${server} ${FROM} ${TO}`,
+  ]);
+  assert.deepEqual(result.server.dialed, [{ hostname: SERVER, port: 465 }]);
+  result.server.assertDone();
+});
+
 Deno.test("tls.ts: a certificate from an unknown CA: a --cert hint on stderr", async () => {
   const result = await run(tlsMain, ARGS, [
     GREETING,
