@@ -192,7 +192,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     });
     servers.push(server);
     // Errors on single connections (a client hanging up mid-handshake) are not fatal.
-    server.on("error", (error: Error) => log(`connection error: ${error.message}`));
+    server.on("error", (error: Error) => log(`connection error: ${error.message}${hint(error)}`));
     return (server.server.address() as AddressInfo).port;
   };
 
@@ -218,6 +218,21 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     await close();
     throw error;
   }
+}
+
+/**
+ * A word on a connection error whose cause the reader could not guess. Python's
+ * smtplib, given `host:port` in one string (the book's `tls.py 127.0.0.1:2525`),
+ * sends all of it as the TLS server name. Postfix (OpenSSL) ignores a name it
+ * cannot use; Deno's TLS (rustls) refuses the handshake, and no server can
+ * strip the name on the way in, because both ends hash the ClientHello into
+ * the handshake. Passing the host alone (port 25, or `SMTP(host, port)`) sends
+ * no such name.
+ */
+function hint(error: Error): string {
+  if (!error.message.includes("ServerNameMustContainOneHostName")) return "";
+  return " (the client sent a TLS server name that is not a host name, as Python's smtplib " +
+    "does when given host:port in one string; Postfix ignores it, this server cannot)";
 }
 
 /** The result for smtp-server's `onAuth` callback: a user, or a 535 refusal. */

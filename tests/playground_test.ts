@@ -406,3 +406,69 @@ Deno.test("mail shows message N with its headers and decoded body, and refuses a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+// The book's tls.py builds its STARTTLS context this way; given `host:port` in one string,
+// smtplib sends all of it as the TLS server name, which Deno's TLS (rustls) refuses.
+const BOOK_TLS_PY = `
+import smtplib, ssl, sys
+port = int(sys.argv[1])
+def starttls(connection):
+    connection.ehlo()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.load_verify_locations(sys.argv[2])
+    connection.starttls(context=context)
+    connection.ehlo()
+try:
+    starttls(smtplib.SMTP("127.0.0.1:%d" % port))
+    print("host:port in one string: sent")
+except Exception:
+    print("host:port in one string: refused")
+connection = smtplib.SMTP("127.0.0.1", port)
+starttls(connection)
+connection.sendmail("${FROM}", ["${TO}"], "Subject: from Python\\n\\nhi\\n")
+connection.quit()
+print("host and port apart: sent")
+`;
+
+Deno.test({
+  name: "Python's smtplib: STARTTLS with host and port apart; host:port in one string is logged",
+  ignore: !(() => {
+    try {
+      return Deno.statSync("/usr/bin/python3").isFile;
+    } catch {
+      return false;
+    }
+  })(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "playground-test-" });
+    const lines: string[] = [];
+    const playground = await startPlayground({
+      port: 0,
+      dataDir: dir,
+      closeTimeout: 200,
+      log: (line) => lines.push(line),
+    });
+    try {
+      const { code, stdout, stderr } = await new Deno.Command("/usr/bin/python3", {
+        args: ["-c", BOOK_TLS_PY, String(playground.port), playground.caPath],
+      }).output();
+      assert.equal(code, 0, decoder.decode(stderr));
+      assert.deepEqual(decoder.decode(stdout).trimEnd().split("\n"), [
+        "host:port in one string: refused",
+        "host and port apart: sent",
+      ]);
+      assert.ok(
+        lines.some((line) => /as Python's smtplib does when given host:port/.test(line)),
+        lines.join("\n"),
+      );
+      const subjects = (await readMailbox(dir, "brandon")).map((m) =>
+        /^Subject: (.*)$/m.exec(m.text)?.[1]
+      );
+      assert.deepEqual(subjects, ["from Python"]);
+    } finally {
+      await playground.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
