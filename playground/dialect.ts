@@ -209,6 +209,12 @@ export class PostfixServer extends SMTPServer {
 /** One client connection speaking Postfix's dialect. */
 class PostfixConnection extends SMTPConnection {
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    const methods: string[] = this._server.options.authMethods ?? [];
+    const loggedIn = Boolean(this.session.user) && methods.length > 0;
+    if (code === 250 && context === false && Array.isArray(data) && loggedIn) {
+      // smtp-server stops listing AUTH once the client has logged in; Postfix goes on.
+      if (!data.some((line) => /^AUTH /i.test(line))) data = [...data, `AUTH ${methods.join(" ")}`];
+    }
     const [postfixCode, lines] = postfixReply(code, data, {
       context,
       inTransaction: Boolean(this.session.envelope?.mailFrom),

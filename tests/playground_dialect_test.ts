@@ -113,6 +113,21 @@ Deno.test("VRFY, ETRN, HELP and the refusals over the wire, as Postfix 3.7 answe
   });
 });
 
+Deno.test("EHLO after AUTH still lists AUTH, in Postfix's place", async () => {
+  await withPlayground(async ({ port }) => {
+    const replies = await rawSession(port, [
+      "EHLO client.example.com",
+      "AUTH PLAIN AGJyYW5kb24AYWJjMTIz", // brandon / abc123
+      "EHLO client.example.com",
+      "QUIT",
+    ]);
+    const [, before, auth, after] = replies; // the greeting first
+    assert.match(auth, /^235 2\.7\.0 /);
+    assert.equal(after, before);
+    assert.match(after, /250-STARTTLS\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n250-ENHANCEDSTATUSCODES/);
+  });
+});
+
 Deno.test("postfixReply: the library's words become Postfix's", () => {
   const at = (context?: string | false, inTransaction = false, enhancedCode = "2.0.0") => ({
     context,
