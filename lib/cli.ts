@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { SMTPOptions } from "./smtp.ts";
+import { MAX_TIMEOUT, type SMTPOptions } from "./smtp.ts";
 
 /** What a listing talks to: the terminal and the network. */
 export interface ScriptIO {
@@ -52,8 +52,8 @@ export interface CommandLine {
   options: SMTPOptions;
 }
 
-/** The longest `--timeout`: Deno's timers hold at most 2^31-1 ms. */
-export const MAX_TIMEOUT_SECONDS = 2147483;
+/** The longest `--timeout`, 2147483: the helper's longest timer, in whole seconds. */
+export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT / 1000);
 
 // ---- the command line ----
 

@@ -57,10 +57,7 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
     ];
   }
   if (!options.tls && connection === undefined && !message.startsWith("Could not connect")) {
-    let port = 0;
-    try {
-      port = parseServer(server).port;
-    } catch { /* no port to judge by */ }
+    const port = portOf(server);
     const implicit = `TLS from the first byte (implicit TLS, as on port ${IMPLICIT_TLS_PORT})`;
     const why = /looks like TLS/i.test(message)
       ? `the server answered with TLS: it speaks ${implicit}. Try --tls:`
@@ -100,16 +97,21 @@ export function hintFor(error: unknown, command: CommandLine, connection?: SMTP)
  */
 export function hintBeforeConnecting(command: CommandLine): string[] {
   const { prog, server, fromaddr, toaddrs, options } = command;
-  let port = 0;
-  try {
-    port = parseServer(server).port;
-  } catch { /* the helper reports a bad server address itself */ }
-  if (options.tls || port !== IMPLICIT_TLS_PORT) return [];
+  if (options.tls || portOf(server) !== IMPLICIT_TLS_PORT) return [];
   return [
     `port ${IMPLICIT_TLS_PORT} usually speaks TLS from the first byte (implicit TLS), and without ` +
     "--tls this waits for a plain greeting; if none comes, try --tls:",
     `  ${denoCommand(prog, [], ["--tls", ...flagsOf(options), server, fromaddr, ...toaddrs])}`,
   ];
+}
+
+/** The port `server` names (25 when none), or 0 for an address the helper will refuse itself. */
+function portOf(server: string): number {
+  try {
+    return parseServer(server).port;
+  } catch {
+    return 0;
+  }
 }
 
 /** The listing flags in `options`, to repeat them in a suggested command. */
