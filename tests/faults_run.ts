@@ -6,7 +6,8 @@
  * stdout lines, the exit status, every line the server received and the
  * time taken, and the conversation a well-behaved server has.
  *
- * The expected lines come from /work/shared/book/LISTINGS.md.
+ * The expected lines follow the book's listings as LISTINGS.md (kept beside the project, not in
+ * it) describes them.
  *
  * @module
  */

@@ -11,7 +11,8 @@
  * faults_quit_test.ts, the command line as typed in faults_cli_test.ts; the
  * harness is faults_run.ts.
  *
- * The expected lines come from /work/shared/book/LISTINGS.md.
+ * The expected lines follow the book's listings as LISTINGS.md (kept beside the project, not in
+ * it) describes them.
  *
  * @module
  */

@@ -1,7 +1,8 @@
 /**
  * The playground speaks the book's Postfix: `debug.ts` against it prints the
- * chapter page's transcript line for line (read from the page itself, so a
- * library upgrade that rewords a reply fails here), and VRFY, ETRN and the
+ * chapter page's transcript line for line (read from a copy of the page's
+ * lines in `fixtures/`, so a library upgrade that rewords a reply fails
+ * here), and VRFY, ETRN and the
  * refusals are worded as Postfix 3.7 words them.
  *
  * @module
@@ -13,23 +14,14 @@ import { rawSession, runListing, withPlayground } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
-const PAGE = new URL("../../shared/book/chapter13-README.md", import.meta.url);
+/** The page's debug.py run, copied from the chapter's page (see fixtures/README.md). */
+const PAGE_RUN = new URL("./fixtures/chapter13_debug_transcript.txt", import.meta.url);
 
-/** The page's debug.py transcript: the lines of its code block, without the stdout line. */
+/** The page's debug.py transcript: the lines of its run, without the command and stdout's line. */
 async function pageTranscript(): Promise<string[]> {
-  let page: string;
-  try {
-    page = await Deno.readTextFile(PAGE);
-  } catch (error) {
-    throw new Error(
-      `the chapter's page is not at ${PAGE.pathname} (../shared/book/ beside the clone): ` +
-        (error as Error).message,
-    );
-  }
-  const start = page.indexOf("$ python3 debug.py mail.example.com");
-  assert.ok(start >= 0, "the page shows a debug.py run");
-  const block = page.slice(start, page.indexOf("```", start)).trimEnd().split("\n").slice(1);
-  return block.filter((line) => line !== "Message sent to 1 recipient");
+  const lines = (await Deno.readTextFile(PAGE_RUN)).trimEnd().split("\n");
+  assert.match(lines[0], /^\$ python3 debug\.py mail\.example\.com /, "the page's debug.py run");
+  return lines.slice(1).filter((line) => line !== "Message sent to 1 recipient");
 }
 
 /** What may differ between runs: the EHLO address literal, size=, the queue id, the name. */
