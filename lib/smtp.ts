@@ -26,9 +26,11 @@ import {
   mechanisms,
   PREFERRED_MECHANISMS,
 } from "./auth.ts";
+import { requireMessage, requireString, requireStrings, requireTimeout } from "./arguments.ts";
 import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
 import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
+import { extensionFor, mergeParams, unofferedParam } from "./params.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -206,7 +208,13 @@ export class SMTP {
    * }
    * ```
    */
-  static async connect(server: string, options: SMTPOptions = {}): Promise<SMTP> {
+  static async connect(server: string, options?: SMTPOptions): Promise<SMTP> {
+    requireString("SMTP.connect", "server", server);
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      throw new TypeError("SMTP.connect(): options must be an object (SMTPOptions)");
+    }
+    options ??= {};
+    requireTimeout("SMTP.connect", "options.timeout", options.timeout);
     const conn = await Connection.open(server, options);
     const connection = new SMTP(conn, options);
     connection.#debug("connect:", () => `(${pyRepr(conn.host)}, ${conn.port})`);
@@ -304,16 +312,30 @@ export class SMTP {
     return this.docmd("rset");
   }
 
-  /** Says `MAIL FROM:<sender>` with any ESMTP options. */
-  async mail(sender: string, options: string[] = []): Promise<SMTPReply> {
+  /**
+   * Says `MAIL FROM:<sender>` with any ESMTP options. An option the helper
+   * knows (`SMTPUTF8`, `BODY=`, `SIZE=`, `RET=`, `ENVID=`, `REQUIRETLS`)
+   * whose extension the server did not offer is refused with
+   * `SMTPNotSupportedError` before anything is sent.
+   */
+  async mail(sender: string, options?: string[]): Promise<SMTPReply> {
+    requireString("mail", "sender", sender);
+    requireStrings("mail", "options", options);
     this.#requireTlsFor("MAIL");
-    await this.#putcmd(this.#mailCommand(sender, options));
+    this.#refuseUnoffered("MAIL", options ?? []);
+    await this.#putcmd(this.#mailCommand(sender, options ?? []));
     return this.#result(await this.#getreply("command"));
   }
 
-  /** Says `RCPT TO:<recipient>` with any ESMTP options. */
-  async rcpt(recipient: string, options: string[] = []): Promise<SMTPReply> {
-    await this.#putcmd(rcptCommand(recipient, options));
+  /**
+   * Says `RCPT TO:<recipient>` with any ESMTP options; as with {@link mail},
+   * a known option (`NOTIFY=`, `ORCPT=`) the server did not offer is refused.
+   */
+  async rcpt(recipient: string, options?: string[]): Promise<SMTPReply> {
+    requireString("rcpt", "recipient", recipient);
+    requireStrings("rcpt", "options", options);
+    this.#refuseUnoffered("RCPT", options ?? []);
+    await this.#putcmd(rcptCommand(recipient, options ?? []));
     return this.#result(await this.#getreply("command"));
   }
 
@@ -364,6 +386,8 @@ export class SMTP {
    * those the server offers, as smtplib's `login()` does.
    */
   async login(user: string, password: string): Promise<SMTPReply> {
+    requireString("login", "user", user);
+    requireString("login", "password", password);
     await this.ehloOrHeloIfNeeded();
     if (!this.hasExtn("auth")) {
       throw new SMTPNotSupportedError("SMTP AUTH extension not supported by server.");
@@ -423,33 +447,43 @@ export class SMTP {
    * PIPELINING). Returns the recipients the server refused (when it
    * accepted at least one); throws when the sender, all recipients or the
    * message were refused.
+   *
+   * The helper adds `size=` (when the server lists SIZE), `SMTPUTF8` (when
+   * an address on the wire is not ASCII) and `BODY=8BITMIME` (when the
+   * message is not ASCII) to `mailOptions`, each option once; one the
+   * server did not offer is refused before MAIL, as {@link mail} refuses.
    */
   async sendmail(
     fromAddr: string,
     toAddrs: string | string[],
     msg: string | Uint8Array,
-    mailOptions: string[] = [],
-    rcptOptions: string[] = [],
+    mailOptions?: string[],
+    rcptOptions?: string[],
   ): Promise<Map<string, SMTPReply>> {
+    requireString("sendmail", "fromAddr", fromAddr);
+    if (typeof toAddrs !== "string") requireStrings("sendmail", "toAddrs", toAddrs, false);
+    requireMessage("sendmail", "msg", msg);
+    requireStrings("sendmail", "mailOptions", mailOptions);
+    requireStrings("sendmail", "rcptOptions", rcptOptions);
     const recipients = typeof toAddrs === "string" ? [toAddrs] : toAddrs;
     // Check every address before saying anything, so a bad one sends nothing.
-    for (const address of [fromAddr, ...recipients]) quoteaddr(address);
+    const onTheWire = [fromAddr, ...recipients].map(quoteaddr);
     await this.ehloOrHeloIfNeeded();
 
     const encoded = encodeData(msg);
-    const options: string[] = [];
-    if (this.doesEsmtp && this.hasExtn("size")) options.push(`size=${encoded.size}`);
-    options.push(...mailOptions);
-    const international = [fromAddr, ...recipients].find((a) => NON_ASCII.test(a));
+    const own: string[] = [];
+    if (this.doesEsmtp && this.hasExtn("size")) own.push(`size=${encoded.size}`);
+    // What counts is the address on the wire: a display name stays in the headers.
+    const international = onTheWire.find((address) => NON_ASCII.test(address));
     if (international !== undefined) {
       if (!this.hasExtn("smtputf8")) {
         throw new SMTPNotSupportedError(
           `The address ${
-            pyRepr(international)
+            pyRepr(international.slice(1, -1))
           } is not ASCII and the server does not offer SMTPUTF8`,
         );
       }
-      options.push("SMTPUTF8");
+      own.push("SMTPUTF8");
     }
     if (encoded.eightBit) {
       if (!this.hasExtn("8bitmime")) {
@@ -457,13 +491,16 @@ export class SMTP {
           "The message is not ASCII and the server does not offer 8BITMIME",
         );
       }
-      options.push("BODY=8BITMIME");
+      own.push("BODY=8BITMIME");
     }
+    const options = mergeParams(own, mailOptions ?? []);
 
     this.#requireTlsFor("MAIL");
+    this.#refuseUnoffered("MAIL", options);
+    this.#refuseUnoffered("RCPT", rcptOptions ?? []);
     const commands = [
       this.#mailCommand(fromAddr, options),
-      ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions)),
+      ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions ?? [])),
       "data",
     ];
     for (const line of commands) this.#checkCommand(line);
@@ -600,6 +637,19 @@ export class SMTP {
     this.close();
     throw new SMTPNotSupportedError(
       `TLS is required (requireTls), but ${why}; the connection is closed and nothing more was sent`,
+    );
+  }
+
+  /**
+   * Refuses (before anything is written) an option whose extension the
+   * server did not offer; the rule is `params.ts`'s.
+   */
+  #refuseUnoffered(command: "MAIL" | "RCPT", options: string[]): void {
+    const option = unofferedParam(options, (extension) => this.hasExtn(extension));
+    if (option === null) return;
+    throw new SMTPNotSupportedError(
+      `${extensionFor(option)!.toUpperCase()} not supported by server: ` +
+        `refusing to send ${command} with ${pyRepr(option)}`,
     );
   }
 
