@@ -131,8 +131,8 @@ async function runStep(step: Step, server: string, cwd: string): Promise<boolean
   const { code, stdout: out, stderr: err } = await child.output();
   const stdout = new TextDecoder().decode(out);
   const stderr = new TextDecoder().decode(err);
-  Deno.stdout.writeSync(out);
-  Deno.stdout.writeSync(new TextEncoder().encode(indent(stderr)));
+  // Shown as on a terminal, where the typed Enter ends each prompt's line.
+  Deno.stdout.writeSync(new TextEncoder().encode(endPrompts(stdout) + indent(endPrompts(stderr))));
 
   const problems: string[] = [];
   if (code !== 0) problems.push(`exit status ${code}, expected 0`);
@@ -145,6 +145,18 @@ async function runStep(step: Step, server: string, cwd: string): Promise<boolean
   }
   for (const problem of problems) console.log(`!! ${step.script}: ${problem}`);
   return problems.length === 0;
+}
+
+/** The prompts login.ts prints without a newline (without a terminal, stdin holds the answers). */
+const PROMPTS = ["Enter username: ", "Enter password: "];
+
+/** `text` with each prompt ending its line, and a last line ended. */
+function endPrompts(text: string): string {
+  let shown = text;
+  for (const prompt of PROMPTS) {
+    shown = shown.replaceAll(new RegExp(`${prompt}(?!\n)`, "g"), `${prompt}\n`);
+  }
+  return shown === "" || shown.endsWith("\n") ? shown : `${shown}\n`;
 }
 
 function indent(text: string): string {

@@ -13,7 +13,13 @@
  * @module
  */
 
-import { MAX_TIMEOUT, type SMTPOptions } from "./smtp.ts";
+import {
+  IMPLICIT_TLS_PORT,
+  MAX_TIMEOUT,
+  parseServer,
+  SMTP_PORT,
+  type SMTPOptions,
+} from "./smtp.ts";
 
 /** What a listing talks to: the terminal and the network. */
 export interface ScriptIO {
@@ -52,6 +58,9 @@ export interface CommandLine {
   options: SMTPOptions;
 }
 
+/** The pointer to the help, on stderr after the book's usage line (which stays as the book's). */
+export const HELP_POINTER = "(-h for help)";
+
 /** The longest `--timeout`, 2147483: the helper's longest timer, in whole seconds. */
 export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT / 1000);
 
@@ -63,7 +72,9 @@ export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT / 1000);
  * anywhere among the arguments (`--` ends the options). Returns the exit
  * status instead when there is nothing to send: 0 after help, 2 after a
  * usage error (the usage line goes to stdout, as in the book; `word` is the
- * book's `usage` or `Syntax`; the reason goes to stderr).
+ * book's `usage` or `Syntax`; the reason, and a pointer to `-h`, go to
+ * stderr). A server address with no valid port (`host:notaport`, `:0`,
+ * `:99999`) or no host is a usage error too: nothing is dialled.
  */
 export function parseCommandLine(
   prog: string,
@@ -77,6 +88,7 @@ export function parseCommandLine(
   const usageError = (...why: string[]): number => {
     for (const line of why) printError(`${prog}: ${line}`);
     print(usage);
+    printError(HELP_POINTER);
     return 2;
   };
 
@@ -138,7 +150,7 @@ export function parseCommandLine(
         options.pipelining = true;
         break;
       default:
-        return usageError(`unknown option '${arg}' (${prog} -h lists the options)`);
+        return usageError(`unknown option '${arg}'`);
     }
   }
   if (options.tls && options.requireTls) {
@@ -147,11 +159,15 @@ export function parseCommandLine(
         "(port 465), --starttls upgrades a plain connection (port 587 or 25)",
     );
   }
-  if (positionals.length < 3) {
-    print(usage);
-    return 2;
-  }
+  if (positionals.length < 3) return usageError();
   const [server, fromaddr, ...toaddrs] = positionals;
+  try {
+    parseServer(server, options.tls ? IMPLICIT_TLS_PORT : SMTP_PORT);
+  } catch (error) {
+    return usageError(
+      `${(error as Error).message}: a server is host, host:port or [v6addr]:port, port 1 to 65535`,
+    );
+  }
   return { prog, server, fromaddr, toaddrs, options: { ...options, ...io.smtp } };
 }
 
@@ -284,8 +300,9 @@ function help(prog: string, usage: string): string[] {
     "  toaddr    one or more recipients",
     "",
     "Options (anywhere among the arguments):",
-    "  --timeout SECONDS  give up on a silent server after this long, at most",
-    `                     ${MAX_TIMEOUT_SECONDS} (default: RFC 5321's, up to 10 minutes a step)`,
+    "  --timeout SECONDS  give up on a silent server after this many seconds, each",
+    `                     step; at most ${MAX_TIMEOUT_SECONDS} (default: RFC 5321's, up to 10`,
+    "                     minutes a step). The library's timeout option is in ms.",
     "  --tls              TLS from the first byte (implicit TLS, port 465)",
     prog === "tls.ts"
       ? "  --starttls         STARTTLS required: refuse to fall back to plain text"

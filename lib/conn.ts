@@ -112,6 +112,11 @@ export function parseServer(
   return { host, port: number };
 }
 
+/** `host:port`, or `[v6address]:port`: a server as error messages (and the listings) write it. */
+export function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 /** The timeout of `step` in milliseconds, clamped to what the runtime's timers allow. */
 export function timeoutOf(step: Step, timeout?: number): number {
   const ms = timeout ?? DEFAULT_TIMEOUTS[step];
@@ -165,7 +170,9 @@ export class Connection {
     } catch (error) {
       dialled.then((late) => closeQuietly(late), () => {});
       const why = controller.signal.aborted ? `timed out after ${seconds(ms)}` : messageOf(error);
-      throw new NetworkError(`Could not connect to ${server}: ${why}`, { cause: error });
+      throw new NetworkError(`Could not connect to ${hostPort(host, port)}: ${why}`, {
+        cause: error,
+      });
     } finally {
       timer.cancel();
     }
@@ -306,7 +313,8 @@ export class Connection {
   }
 }
 
-function dial(hostname: string, port: number, signal: AbortSignal): Promise<Deno.TcpConn> {
+/** The default {@link Dialer}: `Deno.connect`, abortable. */
+export function dial(hostname: string, port: number, signal: AbortSignal): Promise<Deno.TcpConn> {
   return Deno.connect({ hostname, port, signal });
 }
 
@@ -315,9 +323,9 @@ function dial(hostname: string, port: number, signal: AbortSignal): Promise<Deno
  * connection that `signal` can abort: `Deno.connectTls` takes no signal, and
  * its pending connect (a DNS lookup or SYN that never answers) would keep
  * the program alive after the timeout. The handshake follows at once,
- * under its own deadline.
+ * under its own deadline. The default {@link TlsDialer}.
  */
-async function dialTls(
+export async function dialTls(
   hostname: string,
   port: number,
   caCerts: string[] | undefined,

@@ -74,13 +74,17 @@ export function passwordKey(byte: number, typedSoFar: number): PasswordKey {
 /**
  * Python's `getpass()`: on a terminal the prompt goes there and the typing
  * is not echoed; otherwise, as getpass falls back to, the prompt goes to
- * stderr and the password is the next line of stdin. Ctrl-C throws
+ * stderr and the password is the next line of stdin. Either way the prompt's
+ * line is ended once the password is in, so that a later line on stderr (a
+ * hint, a notice) starts a line of its own. Ctrl-C throws
  * {@link Interrupted}, after the terminal is set back.
  */
 export async function getpass(prompt: string): Promise<string | null> {
   if (!Deno.stdin.isTerminal()) {
     Deno.stderr.writeSync(encoder.encode(prompt));
-    return await readStdinLine();
+    const line = await readStdinLine();
+    Deno.stderr.writeSync(encoder.encode("\n"));
+    return line;
   }
   // Where the person can see it, even when stdout goes to a file.
   const screen = Deno.stdout.isTerminal() ? Deno.stdout : Deno.stderr;

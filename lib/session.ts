@@ -1,14 +1,16 @@
 /**
  * How a listing opens its connection and ends it: connecting as the command
- * line asks (plain, `--tls`, or `--starttls` upgraded at once), and the QUIT
- * after an accepted message, whose failure is only a notice.
+ * line asks (plain, `--tls`, or `--starttls` upgraded at once), with a
+ * notice when the greeting is slow to come, and the QUIT after an accepted
+ * message, whose failure is only a notice.
  *
  * @module
  */
 
 import type { CommandLine, ScriptIO } from "./cli.ts";
-import { explain, hintBeforeConnecting } from "./hints.ts";
-import { isSendError, SMTP } from "./smtp.ts";
+import { dial, dialTls } from "./conn.ts";
+import { explain, GREETING_NOTICE_MS, greetingNotice, hintBeforeConnecting } from "./hints.ts";
+import { isSendError, SMTP, type SMTPOptions } from "./smtp.ts";
 
 /**
  * Connects as the command line asks: plain, or with `--tls` TLS from the
@@ -22,19 +24,65 @@ export async function openConnection(
   io: ScriptIO = {},
   upgradeNow = true,
 ): Promise<SMTP> {
-  for (const line of hintBeforeConnecting(command)) {
-    (io.printError ?? console.error)(`${command.prog}: ${line}`);
-  }
+  const printError = io.printError ?? console.error;
+  for (const line of hintBeforeConnecting(command)) printError(`${command.prog}: ${line}`);
+  const watch = watchGreeting(command.options, () => {
+    printError(`${command.prog}: ${greetingNotice(command)}`);
+  });
   let connection: SMTP | undefined;
   try {
-    connection = await SMTP.connect(command.server, command.options);
+    connection = await SMTP.connect(command.server, watch.options);
+    watch.stop();
     if (upgradeNow && command.options.requireTls) await connection.ehloOrHeloIfNeeded();
     return connection;
   } catch (error) {
+    watch.stop();
     connection?.close();
-    explain(error, command, io, connection);
+    explain(error, command, io, connection, watch.noticed);
     throw error;
   }
+}
+
+/**
+ * `options` with diallers that, once connected, start a timer for the
+ * greeting: after {@link GREETING_NOTICE_MS} without one, `onSilence` runs
+ * (once) and the wait goes on. An `AbortSignal.timeout` with a listener, not
+ * `setTimeout`, so the fast path pays for no timer (see `conn.ts`).
+ */
+function watchGreeting(
+  options: SMTPOptions,
+  onSilence: () => void,
+): { options: SMTPOptions; stop(): void; readonly noticed: boolean } {
+  let noticed = false;
+  let stopped = false;
+  let signal: AbortSignal | undefined;
+  const notice = () => {
+    noticed = true;
+    onSilence();
+  };
+  const start = <T>(conn: T): T => {
+    if (!stopped) {
+      signal = AbortSignal.timeout(GREETING_NOTICE_MS);
+      signal.addEventListener("abort", notice, { once: true });
+    }
+    return conn;
+  };
+  const plain = options.dial ?? dial;
+  const tls = options.dialTls ?? dialTls;
+  return {
+    options: {
+      ...options,
+      dial: (hostname, port, abort) => plain(hostname, port, abort).then(start),
+      dialTls: (hostname, port, caCerts, abort) => tls(hostname, port, caCerts, abort).then(start),
+    },
+    stop() {
+      stopped = true;
+      signal?.removeEventListener("abort", notice);
+    },
+    get noticed() {
+      return noticed;
+    },
+  };
 }
 
 /**

@@ -50,12 +50,12 @@ Deno.test("three arguments or more: server, sender, recipients", () => {
   assert.deepEqual(stdout, []);
 });
 
-Deno.test("fewer than three arguments prints the usage line on stdout, status 2", () => {
+Deno.test("fewer than three arguments: the book's usage line on stdout, -h pointed to on stderr, 2", () => {
   for (const args of [[], ["h"], ["h", "a@example.com"]]) {
     const { result, stdout, stderr } = parse(args);
     assert.equal(result, 2);
     assert.deepEqual(stdout, [USAGE]);
-    assert.deepEqual(stderr, []);
+    assert.deepEqual(stderr, ["(-h for help)"]);
   }
   const syntax = parse([], undefined, "Syntax");
   assert.deepEqual(syntax.stdout, ["Syntax: simple.ts server fromaddr toaddr [toaddr...]"]);
@@ -74,8 +74,7 @@ Deno.test("an unknown option is a usage error naming the option", () => {
   const { result, stdout, stderr } = parse(["-x", "h", "a", "b"]);
   assert.equal(result, 2);
   assert.deepEqual(stdout, [USAGE]);
-  assert.equal(stderr.length, 1);
-  assert.match(stderr[0], /^simple\.ts: .*'-x'/);
+  assert.deepEqual(stderr, ["simple.ts: unknown option '-x'", "(-h for help)"]);
 });
 
 Deno.test("--timeout takes seconds and becomes the helper's milliseconds", () => {
@@ -141,7 +140,7 @@ Deno.test("--tls with --starttls, or a flag with a value, is a usage error", () 
   assert.match(both.stderr[0], /^simple\.ts: --tls and --starttls do not go together/);
   const valued = parse(["--tls=yes", "h", "a", "b"]);
   assert.equal(valued.result, 2);
-  assert.deepEqual(valued.stderr, ["simple.ts: --tls takes no value"]);
+  assert.deepEqual(valued.stderr, ["simple.ts: --tls takes no value", "(-h for help)"]);
 });
 
 Deno.test("--timeout above the largest timer is refused, naming the limit", () => {
@@ -153,12 +152,15 @@ Deno.test("--timeout above the largest timer is refused, naming the limit", () =
     const { result, stdout, stderr } = parse(["--timeout", big, "h", "a", "b"]);
     assert.equal(result, 2, big);
     assert.deepEqual(stdout, [USAGE]);
-    assert.equal(stderr.length, 1);
+    assert.equal(stderr.length, 2);
     assert.match(stderr[0], /^simple\.ts: --timeout takes at most 2147483 seconds/);
   }
   const missing = parse(["h", "a", "b", "--timeout"]);
   assert.equal(missing.result, 2);
-  assert.deepEqual(missing.stderr, ["simple.ts: --timeout takes a number of seconds above 0"]);
+  assert.deepEqual(missing.stderr, [
+    "simple.ts: --timeout takes a number of seconds above 0",
+    "(-h for help)",
+  ]);
 });
 
 Deno.test("Deno's options after the script name: say so, and give the corrected command", () => {
@@ -176,6 +178,7 @@ Deno.test("Deno's options after the script name: say so, and give the corrected 
   assert.deepEqual(err, [
     "tls.ts: '--cert' is Deno's option, not tls.ts's: Deno's options go before the script name, as in",
     "tls.ts:   deno run -N --cert ca.pem tls.ts 127.0.0.1:2525 sender@example.com brandon@example.com",
+    "(-h for help)",
   ]);
 
   const cases: [string[], string][] = [
@@ -196,7 +199,7 @@ Deno.test("Deno's options after the script name: say so, and give the corrected 
     const { result, stdout, stderr } = parse(args);
     assert.equal(result, 2, args.join(" "));
     assert.deepEqual(stdout, [USAGE]);
-    assert.equal(stderr.length, 2);
+    assert.equal(stderr.length, 3);
     assert.match(stderr[0], /Deno's options? go before the script name/);
     assert.equal(stderr[1], `simple.ts:   ${command}`);
     for (const line of stderr) assert.doesNotMatch(line, /positional|place it at the end/);
@@ -234,4 +237,33 @@ Deno.test("each script's -h is its own: what it shows, options, exit statuses", 
     }
     assert.equal(/^ {2}5 +\S/m.test(text), prog === "tls.ts", `${prog}: status 5`);
   }
+});
+
+Deno.test("a server with no valid port or no host is a usage error, before anything else", () => {
+  const cases: [string, string][] = [
+    ["127.0.0.1:notaport", "invalid port in server address '127.0.0.1:notaport'"],
+    ["127.0.0.1:99999", "invalid port in server address '127.0.0.1:99999'"],
+    ["127.0.0.1:0", "invalid port in server address '127.0.0.1:0'"],
+    ["[::1]:x", "invalid port in server address '[::1]:x'"],
+    [":2525", "no host in server address ':2525'"],
+  ];
+  for (const [server, why] of cases) {
+    const { result, stdout, stderr } = parse([server, "a@example.com", "b@example.com"]);
+    assert.equal(result, 2, server);
+    assert.deepEqual(stdout, [USAGE]);
+    assert.deepEqual(stderr, [
+      `simple.ts: ${why}: a server is host, host:port or [v6addr]:port, port 1 to 65535`,
+      "(-h for help)",
+    ]);
+  }
+  for (const server of ["h", "h:1", "h:65535", "[::1]:2525", "::1", "[::1]"]) {
+    assert.equal(typeof parse([server, "a", "b"]).result, "object", server);
+  }
+});
+
+Deno.test("-h says the units: seconds here, milliseconds in the library", () => {
+  const { stdout } = parse(["-h"]);
+  const text = stdout.join("\n");
+  assert.match(text, /--timeout SECONDS +give up on a silent server after this many seconds/);
+  assert.match(text, /The library's timeout option is in ms\./);
 });

@@ -114,7 +114,7 @@ export async function run(
   const cleaned = text.replace("Enter username: ", "");
   const stdout = cleaned === "" ? [] : cleaned.replace(/\n$/, "").split("\n");
   // And the password prompt starts stderr.
-  const stderr = new TextDecoder().decode(output.stderr).replace(/^Enter password: /, "");
+  const stderr = new TextDecoder().decode(output.stderr).replace(/^Enter password: \n/, "");
   return { stdout, stderr, code: output.code, ms };
 }
 

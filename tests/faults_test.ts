@@ -67,7 +67,7 @@ if (unshareWorks) {
   scenario("unknown host (in a namespace without network)", ALL, (listing) => ({
     server: async () => {},
     options: { isolated: true, server: "nohost.invalid" },
-    expected: failure(listing, /^Could not connect to nohost\.invalid: .*(lookup|resolv)/),
+    expected: failure(listing, /^Could not connect to nohost\.invalid:25: .*(lookup|resolv)/),
   }));
 } else {
   Deno.test("fault: unknown host (faked dial: unshare -n is not available)", async () => {
@@ -82,7 +82,7 @@ if (unshareWorks) {
     assert.equal(code, 1);
     assert.deepEqual(lines, [
       FAILED,
-      "Could not connect to nohost.invalid: failed to lookup address information",
+      "Could not connect to nohost.invalid:25: failed to lookup address information",
     ]);
   });
 }

@@ -86,7 +86,7 @@ for (const listing of LISTINGS) {
         assert.ok(transcript.includes("send: 'mail FROM:<sender@example.com> size=209\\r\\n'"));
         assert.equal(transcript.at(-2), "reply: retcode (221); Msg: b'2.0.0 Bye'");
       } else if (listing.prog === "login.ts") {
-        assert.equal(result.stderr, "Enter password: ");
+        assert.equal(result.stderr, "Enter password: \n");
       } else {
         assert.equal(result.stderr, "");
       }

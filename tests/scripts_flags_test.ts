@@ -204,6 +204,8 @@ Deno.test("login.ts: AUTH offered only after STARTTLS: the book's line, a --star
   assert.deepEqual(result.stderr, [
     "login.ts: the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
     "login.ts:   deno run -N login.ts --starttls mail.example.com sender@example.com brandon@example.com",
+    "login.ts:   (add any Deno options you gave before login.ts, such as --cert FILE: login.ts " +
+    "cannot see them)",
   ]);
   result.server.assertDone();
 });
@@ -215,7 +217,7 @@ Deno.test("ehlo.ts: no greeting: the book's lines, a --tls hint", async () => {
     MAYBE_NOT_SENT,
     "Timed out after 0.05 s waiting for the server's greeting",
   ]);
-  assert.equal(result.stderr.length, 2);
+  assert.equal(result.stderr.length, 3);
   assert.match(result.stderr[0], /^ehlo\.ts: the server sent no greeting: .* try --tls:$/);
   assert.equal(
     result.stderr[1],
@@ -239,6 +241,8 @@ Deno.test("ehlo.ts on port 465 without --tls: a --tls hint first, then the book'
     "ehlo.ts: port 465 usually speaks TLS from the first byte (implicit TLS), and without --tls " +
     "this waits for a plain greeting; if none comes, try --tls:",
     `ehlo.ts:   deno run -N ehlo.ts --tls ${server} ${FROM} ${TO}`,
+    "ehlo.ts:   (add any Deno options you gave before ehlo.ts, such as --cert FILE: ehlo.ts " +
+    "cannot see them)",
   ]);
   assert.deepEqual(result.server.dialed, [{ hostname: SERVER, port: 465 }]);
   result.server.assertDone();

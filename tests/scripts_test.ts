@@ -136,7 +136,7 @@ const FAILURES: Failure[] = [
     steps: [],
     afterBefore: false,
     dial: refusedDial,
-    text: "Could not connect to mail.example.com: Connection refused (os error 111)",
+    text: "Could not connect to mail.example.com:25: Connection refused (os error 111)",
     errorType: NetworkError,
   },
   {

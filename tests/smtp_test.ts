@@ -75,7 +75,7 @@ Deno.test("a dial that never answers times out", async () => {
     () => SMTP.connect("localhost", { dial: stallingDial, timeout: 50 }),
     NetworkError,
   );
-  assert.equal(error.message, "Could not connect to localhost: timed out after 0.05 s");
+  assert.equal(error.message, "Could not connect to localhost:25: timed out after 0.05 s");
   assert.ok(Date.now() - started < 1000);
 });
 

@@ -91,7 +91,7 @@ Deno.test("tls: a refused TLS dial names the server and port", async () => {
       }),
     NetworkError,
   );
-  assert.equal(error.message, "Could not connect to localhost: Connection refused");
+  assert.equal(error.message, "Could not connect to localhost:465: Connection refused");
 });
 
 Deno.test("tls: a TLS dial that never answers times out; a late connection is closed", async () => {
@@ -106,7 +106,7 @@ Deno.test("tls: a TLS dial that never answers times out; a late connection is cl
       }),
     NetworkError,
   );
-  assert.equal(error.message, "Could not connect to localhost: timed out after 0.05 s");
+  assert.equal(error.message, "Could not connect to localhost:465: timed out after 0.05 s");
   const conn = await server.dialTls("localhost", 465, undefined, new AbortController().signal);
   late(conn);
   await new Promise((resolve) => setTimeout(resolve, 0));

@@ -231,7 +231,7 @@ interop("login.ts logs in as brandon/abc123 on the AUTH-without-TLS port", async
   assert.deepEqual(run, {
     code: 0,
     stdout: "Enter username: Message sent to 1 recipient\n",
-    stderr: "Enter password: ",
+    stderr: "Enter password: \n",
   });
   await assertListingDelivered("login.ts", sender);
 });
@@ -245,7 +245,7 @@ interop("login.ts with a wrong password: Authentication failed: 535", async () =
   );
   assert.equal(run.code, 1, run.stdout + run.stderr);
   assert.match(run.stdout, /^Enter username: Authentication failed: 535 5\.7\.8 .*\n$/);
-  assert.equal(run.stderr, "Enter password: ");
+  assert.equal(run.stderr, "Enter password: \n");
   await assertNothingDelivered(sender);
 });
 
@@ -263,7 +263,7 @@ for (const port of [TLS_PORT, SUBMISSION_PORT]) {
         "Enter username: Authentication failed: SMTP AUTH extension not supported by server.\n",
       );
       // The book's line stays on stdout; the way out is on stderr.
-      assert.ok(run.stderr.startsWith("Enter password: "), run.stderr);
+      assert.ok(run.stderr.startsWith("Enter password: \n"), run.stderr);
       assert.match(run.stderr, /--starttls/);
       await assertNothingDelivered(sender);
     },
@@ -429,7 +429,7 @@ async function loginUnderTls(
   assert.deepEqual(run, {
     code: 0,
     stdout: "Enter username: Message sent to 1 recipient\n",
-    stderr: "Enter password: ",
+    stderr: "Enter password: \n",
   });
   assertCameUnderTlsWithAuth(await assertListingDelivered("login.ts", sender));
   return await waitForSession(service, since);
@@ -804,7 +804,7 @@ interop(
     assert.deepEqual(run, {
       code: 0,
       stdout: "Enter username: Message sent to 1 recipient\n",
-      stderr: "Enter password: ",
+      stderr: "Enter password: \n",
     });
     assert.equal(
       await waitForSession("postfix/notls", since),
