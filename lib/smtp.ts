@@ -8,9 +8,18 @@
  * `starttls`, `login`, `sendmail`, `quit`, `setDebugLevel`) so the book's
  * page and this file can be read side by side.
  *
+ * From another project, import this file by its path (or URL) today, for
+ * example from a folder beside a clone of this repository:
+ * `import { SMTP } from "../fopnp-smtp/lib/smtp.ts";`, then
+ * `deno run -N send.ts`. Once the package is published on JSR, the same is
+ * `import { SMTP } from "jsr:@fopnp/smtp";`.
+ *
+ * Timeouts are in milliseconds here (`{ timeout: 30_000 }`); the listings'
+ * `--timeout` is in seconds.
+ *
  * @example Send one message
  * ```ts
- * import { SMTP } from "@fopnp/smtp"; // in this repository: "./lib/smtp.ts"
+ * import { SMTP } from "@fopnp/smtp"; // elsewhere: "jsr:@fopnp/smtp", or the path to lib/smtp.ts
  *
  * const connection = await SMTP.connect("localhost:2525");
  * await connection.sendmail("me@example.com", ["you@example.com"], "Subject: hi\n\nHello\n");
@@ -67,8 +76,10 @@ export interface SMTPOptions {
   /** The name sent with EHLO and HELO; by default this end's address literal. */
   localHostname?: string;
   /**
-   * One timeout in milliseconds for every step, instead of the defaults;
-   * clamped to the runtime's longest timer (2^31-1 ms).
+   * One timeout in milliseconds (not seconds, as the listings' `--timeout`)
+   * for every step, instead of the defaults; above 0, clamped to the
+   * runtime's longest timer (2^31-1 ms). 0, a negative value or NaN is a
+   * `RangeError` before anything is dialled.
    */
   timeout?: number;
   /** Extra CA certificates (PEM) to trust for TLS (implicit or STARTTLS). */

@@ -6,6 +6,7 @@
  * deno task playground                      # 127.0.0.1:2525, mail in .playground/
  * deno task playground --port 2600 --host ::1 --user alice:secret
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
+ * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
  * ```
  *
  * @module
@@ -42,8 +43,10 @@ const HELP = [
   "  --provider            also listen as a mail provider does: implicit TLS (like 465)",
   "                        and submission (like 587: STARTTLS, then AUTH); on both,",
   "                        sending needs AUTH",
-  `  --tls-port N          provider mode's implicit-TLS port (default ${DEFAULT_TLS_PORT})`,
-  `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT})`,
+  `  --tls-port N          provider mode's implicit-TLS port (default ${DEFAULT_TLS_PORT});`,
+  "                        implies --provider",
+  `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT});`,
+  "                        implies --provider",
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -168,8 +171,8 @@ export async function main(args: string[]): Promise<number> {
         data: { type: "string", default: DEFAULT_DATA },
         user: { type: "string", multiple: true, default: [] },
         provider: { type: "boolean" },
-        "tls-port": { type: "string", default: String(DEFAULT_TLS_PORT) },
-        "submission-port": { type: "string", default: String(DEFAULT_SUBMISSION_PORT) },
+        "tls-port": { type: "string" },
+        "submission-port": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -179,10 +182,16 @@ export async function main(args: string[]): Promise<number> {
       return 0;
     }
     const port = portNumber("--port", values.port);
-    const provider = values.provider
+    // Either port names a provider-mode listener, so it turns provider mode on.
+    const tlsPort = values["tls-port"];
+    const submissionPort = values["submission-port"];
+    const provider = values.provider || tlsPort !== undefined || submissionPort !== undefined
       ? {
-        tlsPort: portNumber("--tls-port", values["tls-port"]),
-        submissionPort: portNumber("--submission-port", values["submission-port"]),
+        tlsPort: portNumber("--tls-port", tlsPort ?? String(DEFAULT_TLS_PORT)),
+        submissionPort: portNumber(
+          "--submission-port",
+          submissionPort ?? String(DEFAULT_SUBMISSION_PORT),
+        ),
       }
       : undefined;
     if (!["127.0.0.1", "::1", "localhost"].includes(values.host)) {
