@@ -279,9 +279,12 @@ export class Connection {
 
   #handshakeError(error: unknown): Error {
     if (error instanceof NetworkError) return error; // the deadline's own
-    return new NetworkError(`TLS handshake with ${this.host} failed: ${messageOf(error)}`, {
-      cause: error,
-    });
+    return new NetworkError(
+      `TLS handshake with ${hostPort(this.host, this.port)} failed: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
 
   /**

@@ -63,7 +63,7 @@ Deno.test("hint: no greeting, or TLS where a greeting should be, or port 465: tr
 
 Deno.test("hint: a certificate from an unknown CA: Deno's --cert FILE or DENO_CERT", () => {
   const error = new NetworkError(
-    "TLS handshake with 127.0.0.1 failed: invalid peer certificate: UnknownIssuer",
+    "TLS handshake with 127.0.0.1:2525 failed: invalid peer certificate: UnknownIssuer",
   );
   assert.deepEqual(hintFor(error, { ...COMMAND, prog: "tls.ts", options: { timeout: 5000 } }), [
     "the server's certificate is signed by a CA that Deno does not trust.",
@@ -140,7 +140,7 @@ Deno.test("a suggested command keeps the script's options and, on a playground p
     `  deno run -N --cert ${PLAYGROUND_CA} login.ts --starttls --timeout 2.5 --pipelining ` +
     "127.0.0.1:2527 a@example.com b@example.com 'c d@example.com'",
   ]);
-  const unknownCa = new NetworkError("TLS handshake with 127.0.0.1 failed: UnknownIssuer");
+  const unknownCa = new NetworkError("TLS handshake with 127.0.0.1:2527 failed: UnknownIssuer");
   assert.deepEqual(hintFor(unknownCa, { ...command, prog: "tls.ts" }), [
     "the server's certificate is signed by a CA that Deno does not trust.",
     "This is a playground port: give the playground's CA to Deno before the script name:",

@@ -477,7 +477,7 @@ const tlsFailures: { name: string; after: (string | Step)[]; status: number; pri
       printed: [
         "Negotiating TLS....",
         MAYBE_NOT_SENT,
-        "TLS handshake with mail.example.com failed: invalid certificate in caCerts",
+        "TLS handshake with mail.example.com:25 failed: invalid certificate in caCerts",
       ],
     },
     {
@@ -487,7 +487,7 @@ const tlsFailures: { name: string; after: (string | Step)[]; status: number; pri
       printed: [
         "Negotiating TLS....",
         MAYBE_NOT_SENT,
-        "TLS handshake with mail.example.com failed: invalid peer certificate: UnknownIssuer",
+        "TLS handshake with mail.example.com:25 failed: invalid peer certificate: UnknownIssuer",
       ],
     },
   ];

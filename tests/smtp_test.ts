@@ -363,7 +363,7 @@ Deno.test("a failing TLS handshake is a NetworkError with the reason", async () 
   const error = await rejects(() => smtp.starttls(), NetworkError);
   assert.equal(
     error.message,
-    "TLS handshake with mail.example.com failed: invalid peer certificate: UnknownIssuer",
+    "TLS handshake with mail.example.com:25 failed: invalid peer certificate: UnknownIssuer",
   );
   server.assertDone();
   smtp.close();
