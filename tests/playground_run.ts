@@ -44,16 +44,18 @@ export interface PlaygroundProcess {
   port: number;
   /** Its fresh data folder. */
   dataDir: string;
+  /** What it printed on stdout when it came up: the banner, to its "Read the mail" line. */
+  banner: string;
 }
 
 /**
- * Runs `body` against a playground in a subprocess, once it has printed its
- * "listening on" line. Afterwards sends it `stop` (unless it is gone
+ * Runs `body` against a playground in a subprocess (given `args` too), once
+ * it has printed its banner. Afterwards sends it `stop` (unless it is gone
  * already), waits for it and removes its folder.
  */
 export async function withPlaygroundProcess(
   body: (playground: PlaygroundProcess) => Promise<void>,
-  options: { prefix: string; stop: "SIGTERM" | "SIGKILL" },
+  options: { prefix: string; stop: "SIGTERM" | "SIGKILL"; args?: string[] },
 ): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: options.prefix });
   const child = new Deno.Command(Deno.execPath(), {
@@ -68,6 +70,7 @@ export async function withPlaygroundProcess(
       "--data",
       dataDir,
       "--quiet",
+      ...options.args ?? [],
     ],
     cwd: PROJECT,
     stdout: "piped",
@@ -77,14 +80,14 @@ export async function withPlaygroundProcess(
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   try {
     let output = "";
-    while (!/listening on (\S+)\n/.test(output)) {
+    while (!/listening on (\S+)\n[^]*Read the mail with/.test(output)) {
       const { value, done } = await reader.read();
       if (done) throw new Error(`the playground exited: ${output}`);
       output += value;
     }
     const server = /listening on (\S+)\n/.exec(output)![1];
     const port = Number(/:(\d+)$/.exec(server)![1]);
-    await body({ child, server, port, dataDir });
+    await body({ child, server, port, dataDir, banner: output });
   } finally {
     try {
       child.kill(options.stop);
