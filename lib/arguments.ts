@@ -54,6 +54,19 @@ export function requireTimeout(method: string, name: string, value: unknown): vo
   }
 }
 
+/**
+ * The options of `SMTP.connect` checked (an object or undefined; `timeout`
+ * as {@link requireTimeout} wants it), or `{}` when none were given.
+ */
+export function requireOptions<T extends { timeout?: number }>(method: string, options?: T): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw wrongType(method, "options", "an object", options);
+  }
+  requireTimeout(method, "options.timeout", options.timeout);
+  return options;
+}
+
 function wrongType(method: string, name: string, wanted: string, value: unknown): TypeError {
   const got = value === null ? "null" : Array.isArray(value) ? "an array" : typeof value;
   return new TypeError(`${method}(): ${name} must be ${wanted}, not ${got}`);

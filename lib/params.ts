@@ -16,6 +16,9 @@
  * @module
  */
 
+import { SMTPNotSupportedError } from "./errors.ts";
+import { pyRepr } from "./repr.ts";
+
 /**
  * The extension (an EHLO keyword, lower case) that the parameter needs,
  * or null for one the helper does not know. Keywords and the BODY value
@@ -77,4 +80,22 @@ export function mergeParams(own: readonly string[], callers: readonly string[]):
   for (const param of own) if (!named.has(keywordOf(param))) add(param);
   for (const param of callers) add(param);
   return merged;
+}
+
+/**
+ * Throws `SMTPNotSupportedError` (smtplib's words: `SMTPUTF8 not supported
+ * by server`) when one of `params` for `command` needs an extension the
+ * server did not offer; called before anything is written.
+ */
+export function refuseUnoffered(
+  command: "MAIL" | "RCPT",
+  params: readonly string[],
+  offers: (extension: string) => boolean,
+): void {
+  const param = unofferedParam(params, offers);
+  if (param === null) return;
+  throw new SMTPNotSupportedError(
+    `${extensionFor(param)!.toUpperCase()} not supported by server: ` +
+      `refusing to send ${command} with ${pyRepr(param)}`,
+  );
 }

@@ -35,11 +35,11 @@ import {
   mechanisms,
   PREFERRED_MECHANISMS,
 } from "./auth.ts";
-import { requireMessage, requireString, requireStrings, requireTimeout } from "./arguments.ts";
+import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
 import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
 import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
-import { extensionFor, mergeParams, unofferedParam } from "./params.ts";
+import { mergeParams, refuseUnoffered } from "./params.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -221,11 +221,7 @@ export class SMTP {
    */
   static async connect(server: string, options?: SMTPOptions): Promise<SMTP> {
     requireString("SMTP.connect", "server", server);
-    if (options !== undefined && (typeof options !== "object" || options === null)) {
-      throw new TypeError("SMTP.connect(): options must be an object (SMTPOptions)");
-    }
-    options ??= {};
-    requireTimeout("SMTP.connect", "options.timeout", options.timeout);
+    options = requireOptions("SMTP.connect", options);
     const conn = await Connection.open(server, options);
     const connection = new SMTP(conn, options);
     connection.#debug("connect:", () => `(${pyRepr(conn.host)}, ${conn.port})`);
@@ -333,7 +329,7 @@ export class SMTP {
     requireString("mail", "sender", sender);
     requireStrings("mail", "options", options);
     this.#requireTlsFor("MAIL");
-    this.#refuseUnoffered("MAIL", options ?? []);
+    refuseUnoffered("MAIL", options ?? [], (extension) => this.hasExtn(extension));
     await this.#putcmd(this.#mailCommand(sender, options ?? []));
     return this.#result(await this.#getreply("command"));
   }
@@ -345,7 +341,7 @@ export class SMTP {
   async rcpt(recipient: string, options?: string[]): Promise<SMTPReply> {
     requireString("rcpt", "recipient", recipient);
     requireStrings("rcpt", "options", options);
-    this.#refuseUnoffered("RCPT", options ?? []);
+    refuseUnoffered("RCPT", options ?? [], (extension) => this.hasExtn(extension));
     await this.#putcmd(rcptCommand(recipient, options ?? []));
     return this.#result(await this.#getreply("command"));
   }
@@ -507,8 +503,9 @@ export class SMTP {
     const options = mergeParams(own, mailOptions ?? []);
 
     this.#requireTlsFor("MAIL");
-    this.#refuseUnoffered("MAIL", options);
-    this.#refuseUnoffered("RCPT", rcptOptions ?? []);
+    const offers = (extension: string) => this.hasExtn(extension);
+    refuseUnoffered("MAIL", options, offers);
+    refuseUnoffered("RCPT", rcptOptions ?? [], offers);
     const commands = [
       this.#mailCommand(fromAddr, options),
       ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions ?? [])),
@@ -648,19 +645,6 @@ export class SMTP {
     this.close();
     throw new SMTPNotSupportedError(
       `TLS is required (requireTls), but ${why}; the connection is closed and nothing more was sent`,
-    );
-  }
-
-  /**
-   * Refuses (before anything is written) an option whose extension the
-   * server did not offer; the rule is `params.ts`'s.
-   */
-  #refuseUnoffered(command: "MAIL" | "RCPT", options: string[]): void {
-    const option = unofferedParam(options, (extension) => this.hasExtn(extension));
-    if (option === null) return;
-    throw new SMTPNotSupportedError(
-      `${extensionFor(option)!.toUpperCase()} not supported by server: ` +
-        `refusing to send ${command} with ${pyRepr(option)}`,
     );
   }
 

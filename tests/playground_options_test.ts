@@ -13,8 +13,9 @@ import { PROJECT, withPlaygroundProcess } from "./playground_run.ts";
 /** The banner of playground/main.ts started with `--port 0` and `args`. */
 async function banner(args: string[]): Promise<string> {
   let printed = "";
-  await withPlaygroundProcess(async ({ banner }) => {
+  await withPlaygroundProcess(({ banner }) => {
     printed = banner;
+    return Promise.resolve();
   }, { prefix: "playground-options-test-", stop: "SIGTERM", args });
   return printed;
 }

@@ -10,7 +10,7 @@
 
 import assert from "node:assert/strict";
 import { extensionFor, mergeParams, unofferedParam } from "../lib/params.ts";
-import { SMTP, SMTPNotSupportedError } from "../lib/smtp.ts";
+import { SMTP, SMTPNotSupportedError, type SMTPOptions } from "../lib/smtp.ts";
 import { MockServer } from "./mock_conn.ts";
 import { connect, DATA_OK, ehlo, GREETING, PASSWORD, rejects, USER } from "./smtp_run.ts";
 
@@ -276,6 +276,11 @@ Deno.test("SMTP.connect: a server or timeout of the wrong type is a TypeError, n
     TypeError,
   );
   assert.match(textTimeout.message, /options\.timeout must be a number of milliseconds/);
+  const notAnObject = await rejects(
+    () => SMTP.connect("mail.example.com", 30_000 as unknown as SMTPOptions),
+    TypeError,
+  );
+  assert.equal(notAnObject.message, "SMTP.connect(): options must be an object, not number");
   assert.equal(calls(), 0);
 });
 
