@@ -59,7 +59,7 @@ export function hintFor(
   waitedForGreeting = false,
 ): string[] {
   const message = error instanceof Error ? error.message : String(error);
-  const { prog, server, fromaddr, toaddrs } = command;
+  const { prog, server, fromaddr, toaddrs, options } = command;
   if (message.includes("Failed opening CA file")) {
     const file = caFileGiven();
     return [
@@ -69,7 +69,6 @@ export function hintFor(
       "Check its path; Deno reads it only when a TLS connection starts.",
     ];
   }
-  const { options } = command;
   if (message.includes("UnknownIssuer")) {
     const ca = playgroundCa(server);
     return [
@@ -178,8 +177,9 @@ function suggestion(command: CommandLine, flag: string): string[] {
 /**
  * The playground's CA file, when `server` is a loopback address on one of
  * the playground's ports: `.playground/ca.pem` in the folder above this
- * one, where `deno task playground` keeps it. Undefined elsewhere, or when
- * this file is not on disk.
+ * one, where `deno task playground` keeps it (the script may not look: `-N`
+ * grants no read access). Undefined elsewhere, or when this module was not
+ * loaded from a file.
  */
 export function playgroundCa(server: string): string | undefined {
   let host: string, port: number;
