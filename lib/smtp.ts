@@ -37,7 +37,7 @@ import {
 } from "./auth.ts";
 import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
 import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
-import { encodeData } from "./data.ts";
+import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
 import {
@@ -54,6 +54,7 @@ import {
 import type { SMTPReply } from "./errors.ts";
 import type { Reply } from "./reply.ts";
 import { pyBytesRepr, pyRepr } from "./repr.ts";
+import { cancelMessage, type Message, writeMessage } from "./stream.ts";
 
 export * from "./errors.ts";
 export {
@@ -67,6 +68,7 @@ export {
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
+export type { Message } from "./stream.ts";
 
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
@@ -348,15 +350,24 @@ export class SMTP {
 
   /**
    * Says DATA and, after 354, sends the message: line endings made CRLF,
-   * lines starting with `.` dot-stuffed, ended by `.`, all in one write.
-   * Throws `SMTPDataError` when DATA is not answered with 354, or on 421.
+   * lines starting with `.` dot-stuffed, ended by `.`, written in pieces of
+   * at most 128 KiB (a small message in one write). A stream is read a
+   * chunk at a time, each once the socket took the one before (see
+   * {@link SMTP.sendmail} for what a failure does to it). Throws
+   * `SMTPDataError` when DATA is not answered with 354 (the stream is then
+   * cancelled unread), or on 421.
    */
-  async data(msg: string | Uint8Array): Promise<SMTPReply> {
-    const { payload } = encodeData(msg);
-    await this.#putcmd("data");
-    const [code, message] = await this.#dataStartReply();
-    if (code !== 354) throw new SMTPDataError(code, message);
-    const end = await this.#sendData(payload);
+  async data(msg: Message): Promise<SMTPReply> {
+    requireMessage("data", "msg", msg);
+    try {
+      await this.#putcmd("data");
+      const [code, message] = await this.#dataStartReply();
+      if (code !== 354) throw new SMTPDataError(code, message);
+    } catch (error) {
+      cancelMessage(msg, error);
+      throw error;
+    }
+    const end = await this.#sendData(msg);
     if (end.code === 421) throw new SMTPDataError(end.code, end.message);
     return [end.code, end.message];
   }
@@ -459,17 +470,57 @@ export class SMTP {
    * an address on the wire is not ASCII) and `BODY=8BITMIME` (when the
    * message is not ASCII) to `mailOptions`, each option once; one the
    * server did not offer is refused before MAIL, as {@link mail} refuses.
+   *
+   * `msg` may be a `ReadableStream<Uint8Array>` (a file's `readable`, a
+   * `fetch` body), sent in bounded memory: each chunk is read once the
+   * socket took the one before. Its size is not known, so no `size=` is
+   * added: pass `SIZE=n` in `mailOptions` to declare it. It cannot be
+   * scanned for 8-bit bytes in advance, so `BODY=8BITMIME` is added
+   * whenever the server offers 8BITMIME. On a failure:
+   * - the sender, every recipient, or DATA refused (or any error before
+   *   the message): the stream is cancelled unread;
+   * - the connection lost while sending: the stream is cancelled, and the
+   *   error says how many of the message's bytes had been sent;
+   * - the stream itself errors: the connection is closed without the final
+   *   `.`, so the server discards what it got, and the stream's error is
+   *   thrown.
    */
   async sendmail(
     fromAddr: string,
     toAddrs: string | string[],
-    msg: string | Uint8Array,
+    msg: Message,
+    mailOptions?: string[],
+    rcptOptions?: string[],
+  ): Promise<Map<string, SMTPReply>> {
+    requireMessage("sendmail", "msg", msg);
+    let refused: Map<string, SMTPReply>;
+    try {
+      refused = await this.#envelope(fromAddr, toAddrs, msg, mailOptions, rcptOptions);
+    } catch (error) {
+      cancelMessage(msg, error);
+      throw error;
+    }
+    const end = await this.#sendData(msg);
+    if (end.code !== 250) {
+      await this.#abort();
+      throw new SMTPDataError(end.code, end.message);
+    }
+    return refused;
+  }
+
+  /**
+   * MAIL, RCPTs and DATA for {@link sendmail}; returns the refused
+   * recipients once the server waits for the message.
+   */
+  async #envelope(
+    fromAddr: string,
+    toAddrs: string | string[],
+    msg: Message,
     mailOptions?: string[],
     rcptOptions?: string[],
   ): Promise<Map<string, SMTPReply>> {
     requireString("sendmail", "fromAddr", fromAddr);
     if (typeof toAddrs !== "string") requireStrings("sendmail", "toAddrs", toAddrs, false);
-    requireMessage("sendmail", "msg", msg);
     requireStrings("sendmail", "mailOptions", mailOptions);
     requireStrings("sendmail", "rcptOptions", rcptOptions);
     const recipients = typeof toAddrs === "string" ? [toAddrs] : toAddrs;
@@ -477,9 +528,10 @@ export class SMTP {
     const onTheWire = [fromAddr, ...recipients].map(quoteaddr);
     await this.ehloOrHeloIfNeeded();
 
-    const encoded = encodeData(msg);
+    const stream = msg instanceof ReadableStream;
+    const measured = stream ? null : measureMessage(msg);
     const own: string[] = [];
-    if (this.doesEsmtp && this.hasExtn("size")) own.push(`size=${encoded.size}`);
+    if (measured && this.doesEsmtp && this.hasExtn("size")) own.push(`size=${measured.size}`);
     // What counts is the address on the wire: a display name stays in the headers.
     const international = onTheWire.find((address) => NON_ASCII.test(address));
     if (international !== undefined) {
@@ -492,7 +544,8 @@ export class SMTP {
       }
       own.push("SMTPUTF8");
     }
-    if (encoded.eightBit) {
+    if (stream && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
+    if (measured?.eightBit) {
       if (!this.hasExtn("8bitmime")) {
         throw new SMTPNotSupportedError(
           "The message is not ASCII and the server does not offer 8BITMIME",
@@ -521,14 +574,9 @@ export class SMTP {
     const failure = envelope.failure();
     if (failure !== null) {
       // DATA accepted after all: end it at once with no message (RFC 2920 section 3.1).
-      if (envelope.dataStarted) await this.#sendData(END_OF_DATA);
+      if (envelope.dataStarted) await this.#sendData(null);
       if (!(failure instanceof SMTPDataError)) await this.#abort();
       throw failure;
-    }
-    const end = await this.#sendData(encoded.payload);
-    if (end.code !== 250) {
-      await this.#abort();
-      throw new SMTPDataError(end.code, end.message);
     }
     return envelope.refused;
   }
@@ -599,10 +647,22 @@ export class SMTP {
     return [start.code, start.message];
   }
 
-  /** Writes the encoded message (after 354) and reads the reply to its end. */
-  async #sendData(payload: Uint8Array): Promise<Reply> {
-    this.#debug("send:", () => pyBytesRepr(payload));
-    await this.#conn.write(payload, "dataBlock");
+  /**
+   * Writes the message encoded (after 354), or with null just the `.` line,
+   * and reads the reply to its end.
+   */
+  async #sendData(msg: Message | null): Promise<Reply> {
+    const conn = this.#conn;
+    const write = (bytes: Uint8Array) => {
+      this.#debug("send:", () => pyBytesRepr(bytes));
+      return conn.write(bytes, "dataBlock");
+    };
+    if (msg === null) await write(END_OF_DATA);
+    else {await writeMessage(msg, {
+        write,
+        written: () => conn.bytesWritten,
+        abort: () => this.close(),
+      });}
     const end = await this.#getreply("dataEnd");
     this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
     return end;
