@@ -7,6 +7,7 @@
  * deno task playground --port 2600 --host ::1 --user alice:secret
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
+ * deno task playground --web-port 0        # the JSON API on any free port (--no-web: none)
  * ```
  *
  * @module
@@ -24,7 +25,11 @@ import {
 } from "./server.ts";
 
 const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
-  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]]";
+  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]] " +
+  "[--web-port N | --no-web]";
+
+/** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
+export const DEFAULT_WEB_PORT = 8025;
 
 /** The data folder the tasks may use without more permissions. */
 export const DEFAULT_DATA = ".playground";
@@ -47,6 +52,9 @@ const HELP = [
   "                        implies --provider",
   `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT});`,
   "                        implies --provider",
+  `  --web-port N          the web port: the JSON API under /api/ (default ${DEFAULT_WEB_PORT};`,
+  "                        0 for any free one), on the same host",
+  "  --no-web              no web port",
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -129,6 +137,9 @@ export function banner(playground: Playground, users: Record<string, string>): s
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
     ...provider,
+    ...(playground.webUrl
+      ? [`Mail and sessions on the web: ${playground.webUrl} (JSON: ${playground.webUrl}api/)`]
+      : []),
     `Read the mail with: ${mailCommand(playground.dataDir, user)}   (Ctrl-C stops the server)`,
   ];
 }
@@ -173,6 +184,8 @@ export async function main(args: string[]): Promise<number> {
         provider: { type: "boolean" },
         "tls-port": { type: "string" },
         "submission-port": { type: "string" },
+        "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
+        "no-web": { type: "boolean" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -202,7 +215,10 @@ export async function main(args: string[]): Promise<number> {
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-    options = { port, hostname, dataDir: values.data, users, log, provider };
+    const web = values["no-web"]
+      ? undefined
+      : { port: portNumber("--web-port", values["web-port"]) };
+    options = { port, hostname, dataDir: values.data, users, log, provider, web };
   } catch (error) {
     console.error(`playground: ${(error as Error).message}`);
     console.error(USAGE);
@@ -227,8 +243,11 @@ export async function main(args: string[]): Promise<number> {
     playground = await startPlayground(options);
   } catch (error) {
     console.error(`playground: could not start: ${(error as Error).message}`);
-    if ((error as { code?: string }).code === "EADDRINUSE") {
-      const ports = options.provider ? "--port, --tls-port or --submission-port" : "--port";
+    if (
+      (error as { code?: string }).code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse
+    ) {
+      const ports = (options.provider ? "--port, --tls-port, --submission-port" : "--port") +
+        (options.web ? " or --web-port (or --no-web)" : "");
       console.error(`(is a playground already running? try another ${ports})`);
     }
     return 1;
