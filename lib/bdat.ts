@@ -26,6 +26,7 @@
  */
 
 import type { Step } from "./conn.ts";
+import { encodeData, type EncodedData } from "./data.ts";
 import type { Envelope } from "./envelope.ts";
 import { SMTPNotSupportedError, type SMTPReply } from "./errors.ts";
 
@@ -212,43 +213,17 @@ export async function pipelineChunks(
 }
 
 /**
- * The message as BDAT carries it: line endings made CRLF as DATA would
- * send them (a last line without one gets CRLF), nothing dot-stuffed; with
- * `binary` (BODY=BINARYMIME), the bytes as they are. `size` is what SIZE=
- * declares; `eightBit` whether a byte is over 127.
+ * The message as BDAT carries it: line endings made CRLF by the one
+ * encoder DATA uses (a last line without one gets CRLF), nothing
+ * dot-stuffed; with `binary` (BODY=BINARYMIME), the bytes as they are.
+ * `size`, what SIZE= declares, is the exact number of bytes the chunks
+ * carry; `eightBit` whether a byte is over 127.
  */
-export function encodeChunked(
-  message: string | Uint8Array,
-  binary: boolean,
-): { payload: Uint8Array; size: number; eightBit: boolean } {
-  const bytes = typeof message === "string" ? new TextEncoder().encode(message) : message;
-  const eightBit = bytes.some((b) => b > 127);
-  const payload = binary ? bytes : normaliseLineEnds(bytes);
-  return { payload, size: payload.length, eightBit };
-}
-
-const CR = 0x0d;
-const LF = 0x0a;
-
-/** CRLF, lone CR and lone LF made CRLF; CRLF added at the end of a last line without one. */
-function normaliseLineEnds(bytes: Uint8Array): Uint8Array {
-  if (bytes.length === 0) return bytes;
-  const out = new Uint8Array(bytes.length * 2 + 2);
-  let at = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b === CR || b === LF) {
-      out[at++] = CR;
-      out[at++] = LF;
-      if (b === CR && bytes[i + 1] === LF) i++;
-    } else {
-      out[at++] = b;
-    }
+export function encodeChunked(message: string | Uint8Array, binary: boolean): EncodedData {
+  if (!binary) {
+    const encoded = encodeData(message, { dotStuff: false });
+    return { ...encoded, size: encoded.payload.length };
   }
-  const lastByte = bytes[bytes.length - 1];
-  if (lastByte !== CR && lastByte !== LF) {
-    out[at++] = CR;
-    out[at++] = LF;
-  }
-  return out.subarray(0, at);
+  const payload = typeof message === "string" ? new TextEncoder().encode(message) : message;
+  return { payload, size: payload.length, eightBit: payload.some((b) => b > 127) };
 }
