@@ -1,5 +1,3 @@
-// @ts-check
-/// <reference lib="dom" />
 /**
  * The web inbox's one script. The pages work without it; with it they stay
  * live: the playground's Server-Sent Events (`/api/events`) say when a
