@@ -48,6 +48,7 @@ import type { AddressInfo } from "node:net";
 import { ensureCertificates } from "./certs.ts";
 import { concat, deliver } from "./mbox.ts";
 import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
+import { type FailureTable, NO_FAILURES } from "./failures.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -88,6 +89,12 @@ export interface PlaygroundOptions {
    * Ports default to 2465 and 2527; 0 picks free ones.
    */
   provider?: { tlsPort?: number; submissionPort?: number };
+  /** The failures to inject (`--fail`, playground/failures.ts); none by default. */
+  failures?: FailureTable;
+  /** Whether the book's listener offers STARTTLS (default true; `--no-starttls`). */
+  starttls?: boolean;
+  /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
+  size?: number;
 }
 
 /** A running playground. */
@@ -108,6 +115,11 @@ export interface Playground {
   certificatesCreated: boolean;
   /** Stops listening and ends open sessions. */
   close(): Promise<void>;
+  /**
+   * The failures injected (none when absent); a table set here applies to the
+   * sessions that connect after it, never to one already running.
+   */
+  failures?: FailureTable;
 }
 
 /** How one listener treats TLS and AUTH. */
@@ -121,6 +133,8 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const log = options.log ?? (() => {});
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
+  let failures = options.failures ?? NO_FAILURES;
+  let sessions = 0;
 
   const make = (listener: Listener) =>
     new PostfixServer(
@@ -128,7 +142,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         name: SERVER_NAME,
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
-        size: MAX_MESSAGE_SIZE,
+        size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        hideSTARTTLS: listener === "book" && options.starttls === false,
+        failures: () => failures.session(++sessions),
         maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
@@ -213,6 +229,12 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       caPath: certificates.caPath,
       certificatesCreated: certificates.created,
       close,
+      get failures() {
+        return failures;
+      },
+      set failures(table: FailureTable | undefined) {
+        failures = table ?? NO_FAILURES;
+      },
     };
   } catch (error) {
     await close();
