@@ -1,15 +1,34 @@
 /**
  * The dot-encoding writer's half that needs no socket: turns a message into
- * the bytes sent after DATA (RFC 5321 section 4.5.2).
+ * the bytes sent after DATA (RFC 5321 section 4.5.2), in one piece or chunk
+ * by chunk.
  *
- * In one pass over the bytes it normalises every line ending (CRLF, lone LF,
- * lone CR) to CRLF, doubles a `.` that starts a line, ends the text with CRLF
- * and appends the `.` line that ends the data.
+ * {@link DotEncoder} is the one encoder: like Go's `textproto.DotWriter` it
+ * is a small state machine (at the beginning of a line, in a line, just
+ * after a CR) that never looks back, so a message may be cut anywhere, a
+ * CRLF or a line split between two chunks, and the bytes out are the same.
+ * It normalises every line ending (CRLF, lone LF, lone CR) to CRLF, doubles
+ * a `.` that starts a line, and at the end adds CRLF to a last line that has
+ * none and the `.` line that ends the data. With `{ dotStuff: false }` it
+ * only normalises the line endings (for BDAT, RFC 3030, which has no dots).
  *
- * @example
+ * {@link encodeData} (the whole message at once) and
+ * {@link encodeDataChunks} (the message in bounded pieces) are its users.
+ *
+ * @example The whole message at once
  * ```ts
  * const { payload } = encodeData("abc\n.jkl\rfoo\r\n..blue");
  * new TextDecoder().decode(payload); // "abc\r\n..jkl\r\nfoo\r\n...blue\r\n.\r\n"
+ * ```
+ *
+ * @example Chunk by chunk, with the state kept between chunks
+ * ```ts
+ * const encoder = new DotEncoder();
+ * const out = new Uint8Array(DotEncoder.room(4) + DotEncoder.END_ROOM);
+ * let at = encoder.encodeInto(new TextEncoder().encode("a\r"), out, 0); // "a\r\n"
+ * at = encoder.encodeInto(new TextEncoder().encode("\n.b"), out, at); // "..b": the LF was the CR's
+ * at = encoder.finish(out, at); // "\r\n.\r\n"
+ * encoder.size; // 5: "a\r\n.b" with CRLF line endings, before dot-stuffing
  * ```
  * @module
  */
@@ -18,6 +37,143 @@ const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
 const encoder = new TextEncoder();
+
+/** The encoder's states, as in Go's `DotWriter`. */
+const BEGIN_LINE = 0;
+const IN_LINE = 1;
+const AFTER_CR = 2; // a CR was written as CRLF; an LF now is its own and is dropped
+
+/** Options for {@link DotEncoder}. */
+export interface DotEncoderOptions {
+  /**
+   * Double a `.` that starts a line and end with the `.` line (DATA); true
+   * by default. False only normalises the line endings (BDAT).
+   */
+  dotStuff?: boolean;
+}
+
+/**
+ * A streaming DATA encoder. Feed it the message's bytes in any chunks with
+ * {@link DotEncoder.encodeInto}, then call {@link DotEncoder.finish} once.
+ * The output is the same for every way of cutting the message.
+ *
+ * - Every line ending (CRLF, lone LF, lone CR) comes out as CRLF.
+ * - With `dotStuff` (the default), a `.` that starts a line is doubled, and
+ *   `finish()` writes CRLF if the last line had no line ending (or the
+ *   message was empty), then `.` CRLF.
+ * - With `{ dotStuff: false }` (for BDAT), dots are left alone and `finish()`
+ *   writes only the CRLF that a last line without one needs (nothing for an
+ *   empty message).
+ *
+ * The caller owns the output buffer: `encodeInto(input, out, at)` needs
+ * `DotEncoder.room(input.length)` bytes free from `at`, `finish(out, at)`
+ * needs {@link DotEncoder.END_ROOM}. No allocation happens per chunk.
+ */
+export class DotEncoder {
+  /** The most bytes {@link DotEncoder.finish} writes. */
+  static readonly END_ROOM = 5;
+
+  /** The most bytes {@link DotEncoder.encodeInto} writes for `n` input bytes. */
+  static room(n: number): number {
+    return 2 * n;
+  }
+
+  /** The message's size so far with CRLF line endings, before dot-stuffing: SIZE=. */
+  size = 0;
+  /** The input bytes taken so far. */
+  bytesIn = 0;
+  readonly #dotStuff: boolean;
+  #state = BEGIN_LINE;
+  #high = 0; // every input byte OR-ed together: bit 7 set means 8-bit
+  #stuffed = 0;
+
+  /** A new encoder, at the beginning of a message. */
+  constructor(options: DotEncoderOptions = {}) {
+    this.#dotStuff = options.dotStuff ?? true;
+  }
+
+  /** Whether the message so far has bytes over 127 (it needs 8BITMIME). */
+  get eightBit(): boolean {
+    return (this.#high & 0x80) !== 0;
+  }
+
+  /**
+   * Encodes `input` into `out` from `at`, and returns where the output
+   * ends. `out` must have {@link DotEncoder.room}`(input.length)` bytes free.
+   */
+  encodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
+    const dotStuff = this.#dotStuff;
+    const n = input.length;
+    let state = this.#state;
+    let high = this.#high;
+    let o = at;
+    let stuffed = 0;
+    let i = 0;
+    while (i < n) {
+      let b = input[i];
+      if (state !== IN_LINE && b !== LF && b !== CR) {
+        // The first byte of a line.
+        if (b === DOT && dotStuff) {
+          out[o++] = DOT;
+          stuffed++;
+        }
+        state = IN_LINE;
+      }
+      // The run of ordinary bytes up to the line's end: the hot loop, one
+      // comparison a byte (every byte above CR is ordinary).
+      while (b > CR) {
+        high |= b;
+        out[o++] = b;
+        if (++i === n) break;
+        b = input[i];
+      }
+      if (i === n) break;
+      if (b === LF) {
+        // The LF of a CRLF was written with its CR.
+        if (state !== AFTER_CR) {
+          out[o++] = CR;
+          out[o++] = LF;
+        }
+        state = BEGIN_LINE;
+      } else if (b === CR) {
+        out[o++] = CR;
+        out[o++] = LF;
+        state = AFTER_CR;
+      } else {
+        // A control byte other than CR and LF (a tab): part of the line.
+        high |= b;
+        out[o++] = b;
+        state = IN_LINE;
+      }
+      i++;
+    }
+    this.#state = state;
+    this.#high = high;
+    this.#stuffed += stuffed;
+    this.bytesIn += n;
+    this.size = o - at - stuffed + this.size;
+    return o;
+  }
+
+  /**
+   * Ends the message into `out` from `at` (which needs
+   * {@link DotEncoder.END_ROOM} bytes free) and returns where it ends.
+   */
+  finish(out: Uint8Array, at: number): number {
+    let o = at;
+    if (this.#state === IN_LINE || (this.bytesIn === 0 && this.#dotStuff)) {
+      out[o++] = CR;
+      out[o++] = LF;
+    }
+    if (this.#dotStuff) {
+      out[o++] = DOT;
+      out[o++] = CR;
+      out[o++] = LF;
+    }
+    this.#state = BEGIN_LINE;
+    return o;
+  }
+}
 
 /** The encoded DATA payload and the sizes the client needs. */
 export interface EncodedData {
@@ -29,92 +185,53 @@ export interface EncodedData {
   eightBit: boolean;
 }
 
+/** The most input bytes the encoder takes at a time from a string or bytes. */
+export const PIECE_BYTES = 64 * 1024;
+
 /**
- * Encodes a message (text as UTF-8, or bytes as they are) for DATA.
- *
- * The message's bytes are put at the back of the output buffer, with a
- * little room in front, and each line is moved forward to its place with
- * the native `copyWithin`, so there is no second copy of the message and
- * no per-line allocation. Should the added bytes use up the room (many
- * short lines), the rest moves to a bigger buffer once.
+ * A message's bytes in pieces of at most {@link PIECE_BYTES}: a string is
+ * encoded as UTF-8 a piece at a time into one reused buffer (never cutting a
+ * surrogate pair in two), bytes are viewed in place. Each piece is valid
+ * only until the next is asked for.
+ */
+export function* messagePieces(message: string | Uint8Array): Generator<Uint8Array> {
+  if (typeof message !== "string") {
+    for (let at = 0; at < message.length; at += PIECE_BYTES) {
+      yield message.subarray(at, at + PIECE_BYTES);
+    }
+    return;
+  }
+  // A UTF-16 code unit gives at most 3 bytes of UTF-8; a pair gives 4.
+  const chars = PIECE_BYTES / 4;
+  const scratch = new Uint8Array(3 * chars);
+  for (let at = 0; at < message.length;) {
+    let end = Math.min(at + chars, message.length);
+    const last = message.charCodeAt(end - 1);
+    if (end < message.length && last >= 0xd800 && last <= 0xdbff) end--; // keep the pair whole
+    const { written } = encoder.encodeInto(message.slice(at, end), scratch);
+    yield scratch.subarray(0, written);
+    at = end;
+  }
+}
+
+/**
+ * Encodes a whole message (text as UTF-8, or bytes as they are) for DATA,
+ * with {@link DotEncoder}, into one buffer a little larger than the
+ * message (grown should the added bytes need more room).
  */
 export function encodeData(message: string | Uint8Array): EncodedData {
-  let buf: Uint8Array;
-  let read: number; // where the unread input starts
-  let end: number; // where the input ends
-  let eightBit: boolean;
-  const roomFor = (n: number) => (n >> 4) + 8;
-  if (typeof message === "string") {
-    // Plain ASCII (the common case) is encoded straight into place.
-    read = roomFor(message.length);
-    buf = new Uint8Array(read + message.length + 5);
-    const done = encoder.encodeInto(message, buf.subarray(read, read + message.length));
-    eightBit = done.read !== message.length || done.written !== message.length;
-    if (eightBit) {
-      const bytes = encoder.encode(message);
-      read = roomFor(bytes.length);
-      buf = new Uint8Array(read + bytes.length + 5);
-      buf.set(bytes, read);
+  const dots = new DotEncoder();
+  const room = DotEncoder.room(PIECE_BYTES) + DotEncoder.END_ROOM;
+  let out = new Uint8Array(message.length + (message.length >> 4) + room);
+  let at = 0;
+  for (const piece of messagePieces(message)) {
+    if (at + DotEncoder.room(piece.length) + DotEncoder.END_ROOM > out.length) {
+      const bigger = new Uint8Array(Math.max(2 * out.length, at + room));
+      bigger.set(out.subarray(0, at));
+      out = bigger;
     }
-    end = buf.length - 5;
-  } else {
-    eightBit = message.some((b) => b > 127);
-    read = roomFor(message.length);
-    buf = new Uint8Array(read + message.length + 5);
-    buf.set(message, read);
-    end = read + message.length;
+    at = dots.encodeInto(piece, out, at);
   }
-  const inputLength = end - read;
-  const endsWithBreak = inputLength > 0 && (buf[end - 1] === CR || buf[end - 1] === LF);
-
-  let at = 0; // where the output goes next; always at or before `read`
-  let stuffed = 0;
-  // Walk line by line, finding the next CR and LF with the native indexOf.
-  let nextCR = buf.indexOf(CR, read);
-  let nextLF = buf.indexOf(LF, read);
-  while (read < end) {
-    if (nextCR !== -1 && nextCR < read) nextCR = buf.indexOf(CR, read);
-    if (nextLF !== -1 && nextLF < read) nextLF = buf.indexOf(LF, read);
-    const cr = nextCR === -1 || nextCR >= end ? end : nextCR;
-    const lf = nextLF === -1 || nextLF >= end ? end : nextLF;
-    const lineEnd = Math.min(cr, lf);
-    const breakLength = lineEnd === end ? 0 : (lineEnd === cr && lf === cr + 1 ? 2 : 1);
-    const dot = buf[read] === DOT ? 1 : 0;
-    const lineLength = lineEnd - read;
-    if (at + dot + lineLength + 2 > lineEnd + breakLength) {
-      // The output would overwrite unread input: give the rest more room.
-      const rest = end - read;
-      const bigger = new Uint8Array(at + roomFor(rest) + 2 * rest + 5);
-      bigger.set(buf.subarray(0, at));
-      const newRead = bigger.length - 5 - rest;
-      bigger.set(buf.subarray(read, end), newRead);
-      const shift = newRead - read;
-      if (nextCR !== -1) nextCR += shift;
-      if (nextLF !== -1) nextLF += shift;
-      buf = bigger;
-      read = newRead;
-      end = bigger.length - 5;
-      continue;
-    }
-    buf.copyWithin(at + dot, read, lineEnd);
-    if (dot) {
-      buf[at] = DOT;
-      stuffed++;
-    }
-    at += dot + lineLength;
-    buf[at++] = CR;
-    buf[at++] = LF;
-    read = lineEnd + breakLength;
-  }
-  // A message that ended without a line ending got one in the loop above;
-  // one that ended with a line ending got exactly that one.
-  const size = at - stuffed - (endsWithBreak || inputLength === 0 ? 0 : 2);
-  if (at === 0) {
-    buf[at++] = CR;
-    buf[at++] = LF;
-  }
-  buf[at++] = DOT;
-  buf[at++] = CR;
-  buf[at++] = LF;
-  return { payload: buf.subarray(0, at), size, eightBit };
+  at = dots.finish(out, at);
+  return { payload: out.subarray(0, at), size: dots.size, eightBit: dots.eightBit };
 }

@@ -40,6 +40,7 @@ import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } 
 import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
+import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -67,6 +68,7 @@ export {
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
+export type { OAuth2Options } from "./oauth.ts";
 
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
@@ -149,6 +151,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
 export class SMTP {
   /** The host name given to {@link SMTP.connect}, used to check TLS certificates. */
   readonly host: string;
+  /** The port connected to. */
+  readonly port: number;
   /** The name sent with EHLO and HELO. */
   localHostname: string;
   /** The last EHLO reply's text, or null before EHLO. */
@@ -166,10 +170,13 @@ export class SMTP {
   #options: SMTPOptions;
   #utf8Commands = false;
   #closedBy: Reply | null = null;
+  /** Masked in the transcript: an OAuth 2.0 token and its initial response. */
+  #secrets: string[] = [];
 
   private constructor(conn: Connection, options: SMTPOptions) {
     this.#conn = conn;
     this.host = conn.host;
+    this.port = conn.port;
     this.#options = options;
     this.debugLevel = options.debugLevel ?? 0;
     this.localHostname = options.localHostname ?? addressLiteral(conn.localAddr);
@@ -416,6 +423,24 @@ export class SMTP {
       }
     }
     throw lastError!;
+  }
+
+  /**
+   * Logs in with an OAuth 2.0 access token instead of a password (see
+   * `oauth.ts`): OAUTHBEARER when listed, else XOAUTH2, else an
+   * `SMTPNotSupportedError`. Only under TLS unless `allowPlaintext` (a plain
+   * connection is closed, nothing sent). A refused token is an
+   * `SMTPAuthenticationError` with the server's status in words. The token
+   * shows as `********` in the transcript and in no error.
+   *
+   * @example Port 465 with a token from the environment
+   * ```ts
+   * const smtp = await SMTP.connect("smtp.gmail.com", { tls: true });
+   * await smtp.loginOAuth2("me@gmail.com", Deno.env.get("SMTP_OAUTH2_TOKEN") ?? "");
+   * ```
+   */
+  loginOAuth2(user: string, token: string, options?: OAuth2Options): Promise<SMTPReply> {
+    return loginOAuth2(this, user, token, options, (secrets) => this.#secrets.push(...secrets));
   }
 
   /**
@@ -751,7 +776,7 @@ export class SMTP {
     if (this.debugLevel <= 0) return;
     const output = this.#options.debugOutput ?? ((line: string) => console.error(line));
     const stamp = this.debugLevel >= 2 ? `${timeOfDay()} ` : "";
-    output(`${stamp}${label} ${text()}`);
+    output(maskSecrets(`${stamp}${label} ${text()}`, this.#secrets));
   }
 }
 

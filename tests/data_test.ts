@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { encodeData } from "../lib/data.ts";
+import { DotEncoder, type DotEncoderOptions, encodeData, PIECE_BYTES } from "../lib/data.ts";
 
 const decoder = new TextDecoder("latin1");
 const text = (bytes: Uint8Array) => decoder.decode(bytes);
@@ -75,4 +75,91 @@ Deno.test("encodeData handles a large message with many dots", () => {
   const encoded = encodeData(message);
   assert.equal(encoded.size, 4 * 10_000);
   assert.equal(encoded.payload.length, 5 * 10_000 + 3);
+});
+
+/** The encoder fed `bytes` cut at `cuts` (sorted offsets), with `options`. */
+function encodeCut(bytes: Uint8Array, cuts: number[], options?: DotEncoderOptions) {
+  const dots = new DotEncoder(options);
+  const out = new Uint8Array(DotEncoder.room(bytes.length) + DotEncoder.END_ROOM);
+  let at = 0;
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    at = dots.encodeInto(bytes.subarray(from, cut), out, at);
+    from = cut;
+  }
+  at = dots.finish(out, at);
+  return { payload: out.subarray(0, at), size: dots.size, eightBit: dots.eightBit };
+}
+
+const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
+
+Deno.test("DotEncoder keeps its state across every cut of every table case", () => {
+  for (const [message, payload, size] of cases) {
+    const input = bytes(message);
+    for (let a = 0; a <= input.length; a++) {
+      for (let b = a; b <= input.length; b++) {
+        const encoded = encodeCut(input, [a, b]);
+        assert.equal(
+          text(encoded.payload),
+          payload,
+          `${JSON.stringify(message)} cut at ${a}, ${b}`,
+        );
+        assert.equal(encoded.size, size);
+      }
+    }
+  }
+});
+
+Deno.test("DotEncoder: CR at a chunk's end, LF at the next one's start, then a dot", () => {
+  const encoded = encodeCut(bytes("a\r\n.b\r\n"), [2, 3]);
+  assert.equal(text(encoded.payload), "a\r\n..b\r\n.\r\n");
+  assert.equal(encodeCut(bytes("a\r\r.b"), [2]).payload.length, "a\r\n\r\n..b\r\n.\r\n".length);
+});
+
+Deno.test("DotEncoder with dotStuff false only normalises line endings", () => {
+  const cases: [string, string, number][] = [
+    ["abc\n.jkl\rfoo\r\n..blue", "abc\r\n.jkl\r\nfoo\r\n..blue\r\n", 22],
+    ["", "", 0],
+    [".", ".\r\n", 1],
+    ["a\r", "a\r\n", 3],
+    ["a\r\r\nb\n", "a\r\n\r\nb\r\n", 8],
+  ];
+  for (const [message, payload, size] of cases) {
+    for (let cut = 0; cut <= message.length; cut++) {
+      const encoded = encodeCut(bytes(message), [cut], { dotStuff: false });
+      assert.equal(text(encoded.payload), payload);
+      assert.equal(encoded.size, size);
+    }
+  }
+});
+
+Deno.test("DotEncoder gives encodeData's bytes for random messages and random cuts", () => {
+  const pieces = fc.constantFrom("a", ".", "\r", "\n", "\r\n", "..", "\t", "\xe9", "\0");
+  fc.assert(
+    fc.property(
+      fc.array(pieces, { maxLength: 60 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      (parts, cutSeeds) => {
+        const input = bytes(parts.join(""));
+        const cuts = cutSeeds.map((n) => n % (input.length + 1)).sort((a, b) => a - b);
+        const whole = encodeData(input);
+        const cut = encodeCut(input, cuts);
+        assert.deepEqual(cut.payload, whole.payload);
+        assert.equal(cut.size, whole.size);
+        assert.equal(cut.eightBit, whole.eightBit);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
+
+Deno.test("encodeData: a string over several pieces, a surrogate pair on the seam", () => {
+  const seam = PIECE_BYTES / 4 - 1; // the pair's first half ends the first piece's characters
+  const message = "x".repeat(seam) + "\u{1F600}" + "\n.end";
+  const encoded = encodeData(message);
+  const expected = new TextEncoder().encode(message.replace("\n.", "\r\n..") + "\r\n.\r\n");
+  assert.deepEqual(encoded.payload, expected);
+  assert.equal(encoded.eightBit, true);
+  const big = "line\n.dot\n".repeat(50_000);
+  assert.equal(encodeData(big).payload.length, big.length + 100_000 + 50_000 + 3);
 });
