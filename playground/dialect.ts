@@ -232,11 +232,18 @@ export function postfixReply(
   return [code, reply.enhancedCode ? `${reply.enhancedCode} ${text}` : text];
 }
 
-/** The EHLO keywords in Postfix's order, with VRFY and ETRN, AUTH only where allowed. */
+/** Keywords never offered: `smtp-server` has no BDAT (RFC 3030), whatever it may list. */
+const NEVER_OFFERED = new Set(["CHUNKING", "BINARYMIME"]);
+
+/**
+ * The EHLO keywords in Postfix's order, with VRFY and ETRN, AUTH only where
+ * allowed, and never CHUNKING or BINARYMIME.
+ */
 export function ehloKeywords(features: string[], authAllowed: boolean): string[] {
   const keyword = (line: string) => line.split(" ")[0].toUpperCase();
   const all = [...features, "VRFY", "ETRN"]
-    .filter((line) => authAllowed || keyword(line) !== "AUTH");
+    .filter((line) => authAllowed || keyword(line) !== "AUTH")
+    .filter((line) => !NEVER_OFFERED.has(keyword(line)));
   const rank = (line: string) => {
     const at = POSTFIX_EHLO_ORDER.indexOf(keyword(line));
     return at < 0 ? POSTFIX_EHLO_ORDER.length : at;
