@@ -50,6 +50,7 @@ import { concat, deliver } from "./mbox.ts";
 import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
 import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
 import type { WebServer } from "./web.ts";
+import { type FailureTable, NO_FAILURES } from "./failures.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -95,6 +96,12 @@ export interface PlaygroundOptions {
    * a free one. Off when not given.
    */
   web?: { port: number };
+  /** The failures to inject (`--fail`, playground/failures.ts); none by default. */
+  failures?: FailureTable;
+  /** Whether the book's listener offers STARTTLS (default true; `--no-starttls`). */
+  starttls?: boolean;
+  /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
+  size?: number;
 }
 
 /** A running playground. */
@@ -121,6 +128,11 @@ export interface Playground {
   webPort?: number;
   /** Stops listening and ends open sessions. */
   close(): Promise<void>;
+  /**
+   * The failures injected (none when absent); a table set here applies to the
+   * sessions that connect after it, never to one already running.
+   */
+  failures?: FailureTable;
 }
 
 /** How one listener treats TLS and AUTH. */
@@ -135,6 +147,8 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
   const mailroom = new FileMailroom(dataDir, Object.keys(users));
+  let failures = options.failures ?? NO_FAILURES;
+  let sessions = 0;
 
   const make = (listener: Listener) =>
     new PostfixServer(
@@ -142,7 +156,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         name: SERVER_NAME,
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
-        size: MAX_MESSAGE_SIZE,
+        size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        hideSTARTTLS: listener === "book" && options.starttls === false,
+        failures: () => failures.session(++sessions),
         maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
@@ -236,6 +252,12 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       webUrl: web?.url,
       webPort: web?.port,
       close,
+      get failures() {
+        return failures;
+      },
+      set failures(table: FailureTable | undefined) {
+        failures = table ?? NO_FAILURES;
+      },
     };
   } catch (error) {
     await close();
