@@ -36,10 +36,12 @@ import {
   PREFERRED_MECHANISMS,
 } from "./auth.ts";
 import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
+import * as chunking from "./bdat.ts";
 import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
 import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
+import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -69,6 +71,8 @@ export {
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
 export type { Message } from "./stream.ts";
+export type { OAuth2Options } from "./oauth.ts";
+export { BDAT_CHUNK_SIZE } from "./bdat.ts";
 
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
@@ -115,6 +119,14 @@ export interface SMTPOptions {
    * default, as in smtplib.
    */
   pipelining?: boolean;
+  /**
+   * RFC 3030: when the server lists CHUNKING, `sendmail` sends the message
+   * as BDAT chunks (see {@link SMTP.bdat}), pipelined with `pipelining`;
+   * else DATA. `BODY=BINARYMIME` needs it. Off by default, as smtplib has no BDAT.
+   */
+  chunking?: boolean;
+  /** The largest BDAT chunk in bytes (default {@link BDAT_CHUNK_SIZE}, 1 MiB). */
+  chunkSize?: number;
   /** Replaces the TLS dial for `tls: true` (by default `Deno.connect` then `Deno.startTls`). */
   dialTls?: TlsDialer;
 }
@@ -151,6 +163,8 @@ const NON_ASCII = /[^\x00-\x7f]/;
 export class SMTP {
   /** The host name given to {@link SMTP.connect}, used to check TLS certificates. */
   readonly host: string;
+  /** The port connected to. */
+  readonly port: number;
   /** The name sent with EHLO and HELO. */
   localHostname: string;
   /** The last EHLO reply's text, or null before EHLO. */
@@ -167,11 +181,15 @@ export class SMTP {
   #conn: Connection;
   #options: SMTPOptions;
   #utf8Commands = false;
+  #binaryBody = false;
   #closedBy: Reply | null = null;
+  /** Masked in the transcript: an OAuth 2.0 token and its initial response. */
+  #secrets: string[] = [];
 
   private constructor(conn: Connection, options: SMTPOptions) {
     this.#conn = conn;
     this.host = conn.host;
+    this.port = conn.port;
     this.#options = options;
     this.debugLevel = options.debugLevel ?? 0;
     this.localHostname = options.localHostname ?? addressLiteral(conn.localAddr);
@@ -373,6 +391,25 @@ export class SMTP {
   }
 
   /**
+   * Sends the message as BDAT chunks (RFC 3030 CHUNKING), after {@link mail}
+   * and {@link rcpt}: line endings made CRLF as {@link data} sends them, no
+   * dot-stuffing (after MAIL with `BODY=BINARYMIME`, the bytes as they are),
+   * each chunk waiting for its 250, the last `BDAT n LAST`. Returns the last
+   * reply; throws `SMTPDataError` for one that is not 250 (no more chunks
+   * are sent after it; say RSET), `SMTPNotSupportedError` without CHUNKING.
+   */
+  async bdat(msg: string | Uint8Array): Promise<SMTPReply> {
+    requireMessage("bdat", "msg", msg);
+    if (!this.hasExtn("chunking")) {
+      throw new SMTPNotSupportedError("CHUNKING extension not supported by server.");
+    }
+    const { payload } = chunking.encodeChunked(msg, this.#binaryBody);
+    const [code, message] = await chunking.sendChunks(this.#chunkWire(), this.#chunks(payload));
+    if (code !== 250) throw new SMTPDataError(code, message);
+    return [code, message];
+  }
+
+  /**
    * Upgrades the connection with STARTTLS (RFC 3207), checking the server's
    * certificate chain and host name. Everything learnt before, EHLO
    * included, is forgotten: say EHLO again afterwards.
@@ -430,6 +467,24 @@ export class SMTP {
   }
 
   /**
+   * Logs in with an OAuth 2.0 access token instead of a password (see
+   * `oauth.ts`): OAUTHBEARER when listed, else XOAUTH2, else an
+   * `SMTPNotSupportedError`. Only under TLS unless `allowPlaintext` (a plain
+   * connection is closed, nothing sent). A refused token is an
+   * `SMTPAuthenticationError` with the server's status in words. The token
+   * shows as `********` in the transcript and in no error.
+   *
+   * @example Port 465 with a token from the environment
+   * ```ts
+   * const smtp = await SMTP.connect("smtp.gmail.com", { tls: true });
+   * await smtp.loginOAuth2("me@gmail.com", Deno.env.get("SMTP_OAUTH2_TOKEN") ?? "");
+   * ```
+   */
+  loginOAuth2(user: string, token: string, options?: OAuth2Options): Promise<SMTPReply> {
+    return loginOAuth2(this, user, token, options, (secrets) => this.#secrets.push(...secrets));
+  }
+
+  /**
    * Runs one AUTH exchange. `answer` gives the initial response (round 0,
    * or null for none) and the answer to each 334 challenge.
    */
@@ -471,6 +526,9 @@ export class SMTP {
    * message is not ASCII) to `mailOptions`, each option once; one the
    * server did not offer is refused before MAIL, as {@link mail} refuses.
    *
+   * With `chunking` and CHUNKING on offer the message goes as BDAT chunks
+   * (see {@link bdat}); `BODY=BINARYMIME` among `mailOptions` needs them.
+   *
    * `msg` may be a `ReadableStream<Uint8Array>` (a file's `readable`, a
    * `fetch` body), sent in bounded memory: each chunk is read once the
    * socket took the one before. Its size is not known, so no `size=` is
@@ -484,6 +542,8 @@ export class SMTP {
    * - the stream itself errors: the connection is closed without the final
    *   `.`, so the server discards what it got, and the stream's error is
    *   thrown.
+   *
+   * A stream goes by DATA even with `chunking` (so not with BINARYMIME).
    */
   async sendmail(
     fromAddr: string,
@@ -493,26 +553,16 @@ export class SMTP {
     rcptOptions?: string[],
   ): Promise<Map<string, SMTPReply>> {
     requireMessage("sendmail", "msg", msg);
-    let refused: Map<string, SMTPReply>;
     try {
-      refused = await this.#envelope(fromAddr, toAddrs, msg, mailOptions, rcptOptions);
+      return await this.#sendmail(fromAddr, toAddrs, msg, mailOptions, rcptOptions);
     } catch (error) {
-      cancelMessage(msg, error);
+      cancelMessage(msg, error); // a stream not begun yet
       throw error;
     }
-    const end = await this.#sendData(msg);
-    if (end.code !== 250) {
-      await this.#abort();
-      throw new SMTPDataError(end.code, end.message);
-    }
-    return refused;
   }
 
-  /**
-   * MAIL, RCPTs and DATA for {@link sendmail}; returns the refused
-   * recipients once the server waits for the message.
-   */
-  async #envelope(
+  /** {@link sendmail}'s work; a stream it has begun reading it cancels itself. */
+  async #sendmail(
     fromAddr: string,
     toAddrs: string | string[],
     msg: Message,
@@ -529,7 +579,16 @@ export class SMTP {
     await this.ehloOrHeloIfNeeded();
 
     const stream = msg instanceof ReadableStream;
-    const measured = stream ? null : measureMessage(msg);
+    if (stream && chunking.asksForBinary(mailOptions ?? [])) {
+      throw new SMTPNotSupportedError("BODY=BINARYMIME needs BDAT, and a stream goes by DATA");
+    }
+    const { chunked, binary } = chunking.choose(
+      this.#options,
+      this.hasExtn("chunking") && !stream,
+      mailOptions,
+    );
+    const encoded = chunked ? chunking.encodeChunked(msg as string | Uint8Array, binary) : null;
+    const measured = encoded ?? (stream ? null : measureMessage(msg));
     const own: string[] = [];
     if (measured && this.doesEsmtp && this.hasExtn("size")) own.push(`size=${measured.size}`);
     // What counts is the address on the wire: a display name stays in the headers.
@@ -545,7 +604,7 @@ export class SMTP {
       own.push("SMTPUTF8");
     }
     if (stream && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
-    if (measured?.eightBit) {
+    if (measured?.eightBit && !binary) {
       if (!this.hasExtn("8bitmime")) {
         throw new SMTPNotSupportedError(
           "The message is not ASCII and the server does not offer 8BITMIME",
@@ -562,11 +621,16 @@ export class SMTP {
     const commands = [
       this.#mailCommand(fromAddr, options),
       ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions ?? [])),
-      "data",
+      ...(chunked ? [] : ["data"]),
     ];
     for (const line of commands) this.#checkCommand(line);
-    const envelope = new Envelope(fromAddr, recipients);
-    if (this.#options.pipelining && this.hasExtn("pipelining")) {
+    const envelope = new Envelope(fromAddr, recipients, { data: !chunked });
+    const pipelined = this.#options.pipelining && this.hasExtn("pipelining");
+    let chunksEnd: SMTPReply | null = null;
+    if (chunked && pipelined) {
+      const chunks = this.#chunks(encoded!.payload);
+      chunksEnd = await chunking.pipelineChunks(this.#chunkWire(), commands, envelope, chunks);
+    } else if (pipelined) {
       await this.#envelopeInOneWrite(commands, envelope);
     } else {
       await this.#envelopeOneByOne(commands, envelope);
@@ -577,6 +641,13 @@ export class SMTP {
       if (envelope.dataStarted) await this.#sendData(null);
       if (!(failure instanceof SMTPDataError)) await this.#abort();
       throw failure;
+    }
+    const [code, message] = !chunked
+      ? this.#pair(await this.#sendData(msg))
+      : chunksEnd ?? await chunking.sendChunks(this.#chunkWire(), this.#chunks(encoded!.payload));
+    if (code !== 250) {
+      await this.#abort();
+      throw new SMTPDataError(code, message);
     }
     return envelope.refused;
   }
@@ -602,9 +673,9 @@ export class SMTP {
 
   /** MAIL, RCPTs and DATA one at a time, stopping where the transaction cannot go on. */
   async #envelopeOneByOne(commands: string[], envelope: Envelope): Promise<void> {
-    for (const [i, line] of commands.entries()) {
+    for (const line of commands) {
       await this.#putcmd(line);
-      const reply = i === commands.length - 1
+      const reply = line === "data"
         ? await this.#dataStartReply()
         : this.#pair(await this.#getreply("command"));
       if (!envelope.take(reply)) return;
@@ -668,6 +739,23 @@ export class SMTP {
     return end;
   }
 
+  /** The connection as lib/bdat.ts uses it: the transcript's lines, then one write. */
+  #chunkWire(): chunking.ChunkWire {
+    return {
+      send: async (lines, chunk) => {
+        this.#checkOpen();
+        for (const line of lines) this.#debug("send:", () => pyRepr(`${line}\r\n`));
+        if (chunk.length > 0) this.#debug("send:", () => pyBytesRepr(chunk));
+        await this.#conn.write(chunking.frame(lines, chunk), "dataBlock");
+      },
+      reply: async (step) => this.#pair(await this.#getreply(step)),
+    };
+  }
+
+  #chunks(payload: Uint8Array) {
+    return chunking.chunksOf(payload, this.#options.chunkSize);
+  }
+
   /** After a refusal: RSET, unless the server has closed (421) or goes away. */
   async #abort(): Promise<void> {
     if (this.#conn.closed) return;
@@ -710,6 +798,7 @@ export class SMTP {
 
   /** `mail FROM:<sender> options`; SMTPUTF8 lets the commands after it hold UTF-8. */
   #mailCommand(sender: string, options: string[]): string {
+    this.#binaryBody = chunking.asksForBinary(options);
     if (options.some((o) => o.toLowerCase() === "smtputf8") && this.hasExtn("smtputf8")) {
       this.#utf8Commands = true;
     }
@@ -811,7 +900,7 @@ export class SMTP {
     if (this.debugLevel <= 0) return;
     const output = this.#options.debugOutput ?? ((line: string) => console.error(line));
     const stamp = this.debugLevel >= 2 ? `${timeOfDay()} ` : "";
-    output(`${stamp}${label} ${text()}`);
+    output(maskSecrets(`${stamp}${label} ${text()}`, this.#secrets));
   }
 }
 
