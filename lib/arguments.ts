@@ -56,14 +56,27 @@ export function requireTimeout(method: string, name: string, value: unknown): vo
 
 /**
  * The options of `SMTP.connect` checked (an object or undefined; `timeout`
- * as {@link requireTimeout} wants it), or `{}` when none were given.
+ * as {@link requireTimeout} wants it; `chunkSize` a whole number of bytes
+ * from 1 up), or `{}` when none were given.
  */
-export function requireOptions<T extends { timeout?: number }>(method: string, options?: T): T {
+export function requireOptions<T extends { timeout?: number; chunkSize?: number }>(
+  method: string,
+  options?: T,
+): T {
   if (options === undefined) return {} as T;
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     throw wrongType(method, "options", "an object", options);
   }
   requireTimeout(method, "options.timeout", options.timeout);
+  const { chunkSize } = options;
+  if (chunkSize !== undefined && !(Number.isSafeInteger(chunkSize) && chunkSize >= 1)) {
+    if (typeof chunkSize !== "number") {
+      throw wrongType(method, "options.chunkSize", "a number of bytes", chunkSize);
+    }
+    throw new RangeError(
+      `${method}(): options.chunkSize must be a whole number of bytes from 1, not ${chunkSize}`,
+    );
+  }
   return options;
 }
 

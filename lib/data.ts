@@ -217,10 +217,15 @@ export function* messagePieces(message: string | Uint8Array): Generator<Uint8Arr
 /**
  * Encodes a whole message (text as UTF-8, or bytes as they are) for DATA,
  * with {@link DotEncoder}, into one buffer a little larger than the
- * message (grown should the added bytes need more room).
+ * message (grown should the added bytes need more room). With
+ * `{ dotStuff: false }` (for BDAT) the line endings only are normalised and
+ * the payload has no `.` line.
  */
-export function encodeData(message: string | Uint8Array): EncodedData {
-  const dots = new DotEncoder();
+export function encodeData(
+  message: string | Uint8Array,
+  options: DotEncoderOptions = {},
+): EncodedData {
+  const dots = new DotEncoder(options);
   const room = DotEncoder.room(PIECE_BYTES) + DotEncoder.END_ROOM;
   let out = new Uint8Array(message.length + (message.length >> 4) + room);
   let at = 0;

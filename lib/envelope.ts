@@ -34,16 +34,22 @@ export class Envelope {
   #dataReply: SMTPReply | null = null;
   #taken = 0;
   #closing = false;
+  #data: boolean;
 
-  /** An envelope from `sender` to `recipients`, no reply seen yet. */
-  constructor(sender: string, recipients: string[]) {
+  /**
+   * An envelope from `sender` to `recipients`, no reply seen yet. With
+   * `data: false` (the message goes by BDAT, RFC 3030) no DATA reply is
+   * expected: the envelope is MAIL and the RCPTs.
+   */
+  constructor(sender: string, recipients: string[], { data = true } = {}) {
     this.sender = sender;
     this.recipients = recipients;
+    this.#data = data;
   }
 
-  /** How many replies are expected: MAIL, each RCPT, DATA. */
+  /** How many replies are expected: MAIL, each RCPT, and DATA unless `data: false`. */
   get size(): number {
-    return this.recipients.length + 2;
+    return this.recipients.length + (this.#data ? 2 : 1);
   }
 
   /** True when DATA was answered 354: the server now waits for the message. */
@@ -79,7 +85,8 @@ export class Envelope {
 
   /**
    * Why the message may not go, in the order smtplib checks: the sender,
-   * the recipients, DATA. Null when the server waits for the message.
+   * the recipients, DATA. Null when the server waits for the message (or,
+   * with `data: false`, when a recipient was accepted).
    */
   failure(): SMTPException | null {
     const sender = this.#senderReply;
@@ -90,6 +97,7 @@ export class Envelope {
     if (recipientClosing || this.refused.size === this.recipients.length) {
       return new SMTPRecipientsRefused(this.refused);
     }
+    if (!this.#data) return null;
     const data = this.#dataReply;
     if (data === null || data[0] !== 354) return new SMTPDataError(...(data ?? [-1, "no reply"]));
     return null;

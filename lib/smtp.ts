@@ -36,6 +36,7 @@ import {
   PREFERRED_MECHANISMS,
 } from "./auth.ts";
 import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
+import * as chunking from "./bdat.ts";
 import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
 import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
@@ -69,6 +70,7 @@ export {
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
 export type { OAuth2Options } from "./oauth.ts";
+export { BDAT_CHUNK_SIZE } from "./bdat.ts";
 
 /** More 334 challenges than this in one AUTH exchange is an error. */
 const MAX_CHALLENGES = 5;
@@ -115,6 +117,14 @@ export interface SMTPOptions {
    * default, as in smtplib.
    */
   pipelining?: boolean;
+  /**
+   * RFC 3030: when the server lists CHUNKING, `sendmail` sends the message
+   * as BDAT chunks (see {@link SMTP.bdat}), pipelined with `pipelining`;
+   * else DATA. `BODY=BINARYMIME` needs it. Off by default, as smtplib has no BDAT.
+   */
+  chunking?: boolean;
+  /** The largest BDAT chunk in bytes (default {@link BDAT_CHUNK_SIZE}, 1 MiB). */
+  chunkSize?: number;
   /** Replaces the TLS dial for `tls: true` (by default `Deno.connect` then `Deno.startTls`). */
   dialTls?: TlsDialer;
 }
@@ -169,6 +179,7 @@ export class SMTP {
   #conn: Connection;
   #options: SMTPOptions;
   #utf8Commands = false;
+  #binaryBody = false;
   #closedBy: Reply | null = null;
   /** Masked in the transcript: an OAuth 2.0 token and its initial response. */
   #secrets: string[] = [];
@@ -369,6 +380,25 @@ export class SMTP {
   }
 
   /**
+   * Sends the message as BDAT chunks (RFC 3030 CHUNKING), after {@link mail}
+   * and {@link rcpt}: line endings made CRLF as {@link data} sends them, no
+   * dot-stuffing (after MAIL with `BODY=BINARYMIME`, the bytes as they are),
+   * each chunk waiting for its 250, the last `BDAT n LAST`. Returns the last
+   * reply; throws `SMTPDataError` for one that is not 250 (no more chunks
+   * are sent after it; say RSET), `SMTPNotSupportedError` without CHUNKING.
+   */
+  async bdat(msg: string | Uint8Array): Promise<SMTPReply> {
+    requireMessage("bdat", "msg", msg);
+    if (!this.hasExtn("chunking")) {
+      throw new SMTPNotSupportedError("CHUNKING extension not supported by server.");
+    }
+    const { payload } = chunking.encodeChunked(msg, this.#binaryBody);
+    const [code, message] = await chunking.sendChunks(this.#chunkWire(), this.#chunks(payload));
+    if (code !== 250) throw new SMTPDataError(code, message);
+    return [code, message];
+  }
+
+  /**
    * Upgrades the connection with STARTTLS (RFC 3207), checking the server's
    * certificate chain and host name. Everything learnt before, EHLO
    * included, is forgotten: say EHLO again afterwards.
@@ -484,6 +514,9 @@ export class SMTP {
    * an address on the wire is not ASCII) and `BODY=8BITMIME` (when the
    * message is not ASCII) to `mailOptions`, each option once; one the
    * server did not offer is refused before MAIL, as {@link mail} refuses.
+   *
+   * With `chunking` and CHUNKING on offer the message goes as BDAT chunks
+   * (see {@link bdat}); `BODY=BINARYMIME` among `mailOptions` needs them.
    */
   async sendmail(
     fromAddr: string,
@@ -502,7 +535,12 @@ export class SMTP {
     const onTheWire = [fromAddr, ...recipients].map(quoteaddr);
     await this.ehloOrHeloIfNeeded();
 
-    const encoded = encodeData(msg);
+    const { chunked, binary } = chunking.choose(
+      this.#options,
+      this.hasExtn("chunking"),
+      mailOptions,
+    );
+    const encoded = chunked ? chunking.encodeChunked(msg, binary) : encodeData(msg);
     const own: string[] = [];
     if (this.doesEsmtp && this.hasExtn("size")) own.push(`size=${encoded.size}`);
     // What counts is the address on the wire: a display name stays in the headers.
@@ -517,7 +555,7 @@ export class SMTP {
       }
       own.push("SMTPUTF8");
     }
-    if (encoded.eightBit) {
+    if (encoded.eightBit && !binary) {
       if (!this.hasExtn("8bitmime")) {
         throw new SMTPNotSupportedError(
           "The message is not ASCII and the server does not offer 8BITMIME",
@@ -534,11 +572,16 @@ export class SMTP {
     const commands = [
       this.#mailCommand(fromAddr, options),
       ...recipients.map((recipient) => rcptCommand(recipient, rcptOptions ?? [])),
-      "data",
+      ...(chunked ? [] : ["data"]),
     ];
     for (const line of commands) this.#checkCommand(line);
-    const envelope = new Envelope(fromAddr, recipients);
-    if (this.#options.pipelining && this.hasExtn("pipelining")) {
+    const envelope = new Envelope(fromAddr, recipients, { data: !chunked });
+    const pipelined = this.#options.pipelining && this.hasExtn("pipelining");
+    let chunksEnd: SMTPReply | null = null;
+    if (chunked && pipelined) {
+      const chunks = this.#chunks(encoded.payload);
+      chunksEnd = await chunking.pipelineChunks(this.#chunkWire(), commands, envelope, chunks);
+    } else if (pipelined) {
       await this.#envelopeInOneWrite(commands, envelope);
     } else {
       await this.#envelopeOneByOne(commands, envelope);
@@ -550,10 +593,12 @@ export class SMTP {
       if (!(failure instanceof SMTPDataError)) await this.#abort();
       throw failure;
     }
-    const end = await this.#sendData(encoded.payload);
-    if (end.code !== 250) {
+    const [code, message] = !chunked
+      ? this.#pair(await this.#sendData(encoded.payload))
+      : chunksEnd ?? await chunking.sendChunks(this.#chunkWire(), this.#chunks(encoded.payload));
+    if (code !== 250) {
       await this.#abort();
-      throw new SMTPDataError(end.code, end.message);
+      throw new SMTPDataError(code, message);
     }
     return envelope.refused;
   }
@@ -579,9 +624,9 @@ export class SMTP {
 
   /** MAIL, RCPTs and DATA one at a time, stopping where the transaction cannot go on. */
   async #envelopeOneByOne(commands: string[], envelope: Envelope): Promise<void> {
-    for (const [i, line] of commands.entries()) {
+    for (const line of commands) {
       await this.#putcmd(line);
-      const reply = i === commands.length - 1
+      const reply = line === "data"
         ? await this.#dataStartReply()
         : this.#pair(await this.#getreply("command"));
       if (!envelope.take(reply)) return;
@@ -633,6 +678,23 @@ export class SMTP {
     return end;
   }
 
+  /** The connection as lib/bdat.ts uses it: the transcript's lines, then one write. */
+  #chunkWire(): chunking.ChunkWire {
+    return {
+      send: async (lines, chunk) => {
+        this.#checkOpen();
+        for (const line of lines) this.#debug("send:", () => pyRepr(`${line}\r\n`));
+        if (chunk.length > 0) this.#debug("send:", () => pyBytesRepr(chunk));
+        await this.#conn.write(chunking.frame(lines, chunk), "dataBlock");
+      },
+      reply: async (step) => this.#pair(await this.#getreply(step)),
+    };
+  }
+
+  #chunks(payload: Uint8Array) {
+    return chunking.chunksOf(payload, this.#options.chunkSize);
+  }
+
   /** After a refusal: RSET, unless the server has closed (421) or goes away. */
   async #abort(): Promise<void> {
     if (this.#conn.closed) return;
@@ -675,6 +737,7 @@ export class SMTP {
 
   /** `mail FROM:<sender> options`; SMTPUTF8 lets the commands after it hold UTF-8. */
   #mailCommand(sender: string, options: string[]): string {
+    this.#binaryBody = chunking.asksForBinary(options);
     if (options.some((o) => o.toLowerCase() === "smtputf8") && this.hasExtn("smtputf8")) {
       this.#utf8Commands = true;
     }

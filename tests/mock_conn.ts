@@ -48,6 +48,11 @@ export function raw(bytes: string | Uint8Array, chunk = Infinity): Step {
   };
 }
 
+/** Bytes the client must send exactly (no CRLF added): a BDAT chunk cut mid-line. */
+export function sent(bytes: string | Uint8Array): Step {
+  return { kind: "client", bytes: typeof bytes === "string" ? encoder.encode(bytes) : bytes };
+}
+
 /** The server closes its side: reads return end of input from here on. */
 export const EOF: Step = { kind: "eof" };
 
@@ -120,6 +125,13 @@ export interface MockServerOptions {
   ipv6?: boolean;
   /** A shared event log, for checking the order of prints and writes. */
   events?: string[];
+  /**
+   * A read while the script expects the client to write waits for those
+   * writes instead of failing at once: for a client that reads replies while
+   * it is still writing (pipelined BDAT). The client's own timeout, or its
+   * closing the connection, ends the wait.
+   */
+  patientReads?: boolean;
 }
 
 /**
@@ -147,6 +159,9 @@ export class MockServer {
   #sentOfStep = 0; // bytes of the current server step already read
   #matchedOfStep = 0; // bytes of the current client step already written
   #options: MockServerOptions;
+  #parked:
+    | { conn: MockConn; buffer: Uint8Array; settle: (read: Promise<number | null>) => void }
+    | null = null;
 
   /** A server that plays `script` (see the module doc for its form). */
   constructor(script: (string | Step)[], options: MockServerOptions = {}) {
@@ -274,6 +289,12 @@ export class MockServer {
       this.at++;
       return new Promise((_, reject) => conn.onClose.push(reject));
     }
+    if (this.#options.patientReads && step?.kind === "client" && this.#parked === null) {
+      return new Promise((resolve, reject) => {
+        this.#parked = { conn, buffer, settle: (read) => read.then(resolve, reject) };
+        conn.onClose.push(reject);
+      });
+    }
     return Promise.reject(this.#fail(`the client read, expected ${describe(step)}`));
   }
 
@@ -321,6 +342,11 @@ export class MockServer {
         this.at++;
         this.#matchedOfStep = 0;
       }
+    }
+    const parked = this.#parked;
+    if (parked !== null && this.steps[this.at]?.kind !== "client") {
+      this.#parked = null;
+      parked.settle(this.read(parked.conn, parked.buffer));
     }
     return Promise.resolve(copy.length);
   }

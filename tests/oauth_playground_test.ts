@@ -22,6 +22,7 @@ import {
   withoutOAuth,
 } from "../playground/oauth.ts";
 import { readMailbox } from "../playground/mbox.ts";
+import { FileMailroom } from "../playground/mailroom.ts";
 import { runListing } from "./playground_run.ts";
 import { hasScript, loginOnTerminal } from "./terminal_run.ts";
 
@@ -196,6 +197,7 @@ Deno.test("the banner prints the login.ts --oauth2 commands with the practice to
     dataDir: ".playground",
     caPath: ".playground/ca.pem",
     certificatesCreated: false,
+    mailroom: new FileMailroom(".playground", ["brandon"]),
     close: () => Promise.resolve(),
   };
   const lines = banner(playground, { brandon: "abc123" });
