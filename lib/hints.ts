@@ -223,6 +223,7 @@ function flagsOf({ options, oauth2 }: CommandLine): string[] {
     ...(options.requireTls ? ["--starttls"] : []),
     ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
     ...(options.pipelining ? ["--pipelining"] : []),
+    ...(options.chunking ? ["--chunking"] : []),
   ];
 }
 
