@@ -7,6 +7,7 @@
  * deno task playground --port 2600 --host ::1 --user alice:secret
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
+ * deno task playground --web-port 0        # the JSON API on any free port (--no-web: none)
  * ```
  *
  * @module
@@ -28,7 +29,10 @@ import {
 const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
   "[--user name:password]... [--provider [--tls-port N] [--submission-port N]] " +
   "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
-  "[--auth-methods LIST|none]";
+  "[--auth-methods LIST|none] [--web-port N | --no-web]";
+
+/** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
+export const DEFAULT_WEB_PORT = 8025;
 
 /** The data folder the tasks may use without more permissions. */
 export const DEFAULT_DATA = ".playground";
@@ -51,6 +55,9 @@ const HELP = [
   "                        implies --provider",
   `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT});`,
   "                        implies --provider",
+  `  --web-port N          the web port: the JSON API under /api/ (default ${DEFAULT_WEB_PORT};`,
+  "                        0 for any free one), on the same host",
+  "  --no-web              no web port",
   "  --fail STEP:ACTION[:PERCENT]  fail on purpose at one step (repeatable): STEP is",
   "                        connect, ehlo, helo, starttls, ehlo2 (EHLO after STARTTLS), auth,",
   "                        mail, rcpt, rcpt=ADDRESS, data, message (after the final dot) or",
@@ -143,6 +150,9 @@ export function banner(playground: Playground, users: Record<string, string>): s
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
     ...provider,
+    ...(playground.webUrl
+      ? [`Mail and sessions on the web: ${playground.webUrl} (JSON: ${playground.webUrl}api/)`]
+      : []),
     ...failureLines(playground),
     `Read the mail with: ${mailCommand(playground.dataDir, user)}   (Ctrl-C stops the server)`,
   ];
@@ -221,6 +231,8 @@ export async function main(args: string[]): Promise<number> {
         provider: { type: "boolean" },
         "tls-port": { type: "string" },
         "submission-port": { type: "string" },
+        "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
+        "no-web": { type: "boolean" },
         fail: { type: "string", multiple: true, default: [] },
         "fail-seed": { type: "string" },
         "no-starttls": { type: "boolean" },
@@ -268,7 +280,11 @@ export async function main(args: string[]): Promise<number> {
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+    const web = values["no-web"]
+      ? undefined
+      : { port: portNumber("--web-port", values["web-port"]) };
     options = {
+      web,
       port,
       hostname,
       dataDir: values.data,
@@ -304,8 +320,11 @@ export async function main(args: string[]): Promise<number> {
     playground = await startPlayground(options);
   } catch (error) {
     console.error(`playground: could not start: ${(error as Error).message}`);
-    if ((error as { code?: string }).code === "EADDRINUSE") {
-      const ports = options.provider ? "--port, --tls-port or --submission-port" : "--port";
+    if (
+      (error as { code?: string }).code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse
+    ) {
+      const ports = (options.provider ? "--port, --tls-port, --submission-port" : "--port") +
+        (options.web ? " or --web-port (or --no-web)" : "");
       console.error(`(is a playground already running? try another ${ports})`);
     }
     return 1;

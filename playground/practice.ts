@@ -118,6 +118,7 @@ export async function runPracticeRow(
       "--data",
       dataDir,
       "--quiet",
+      "--no-web",
       ...row.flags,
     ],
     cwd: projectDir,

@@ -85,7 +85,7 @@ Deno.test("usage errors from the command line exit 2 and name the bad part", asy
     console.error = (line: string) => errors.push(line);
     let status;
     try {
-      status = await main(["--port", "0", ...args]);
+      status = await main(["--port", "0", "--no-web", ...args]);
     } finally {
       console.error = original;
     }
