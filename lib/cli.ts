@@ -53,7 +53,8 @@ export interface CommandLine {
   toaddrs: string[];
   /**
    * What to pass to `SMTP.connect`: `--timeout` (as milliseconds), `--tls`
-   * (`tls`), `--starttls` (`requireTls`), `--pipelining` (`pipelining`).
+   * (`tls`), `--starttls` (`requireTls`), `--pipelining` (`pipelining`),
+   * `--chunking` (`chunking`).
    */
   options: SMTPOptions;
 }
@@ -68,7 +69,7 @@ export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT / 1000);
 
 /**
  * Reads `PROG server fromaddr toaddr [toaddr...]` and the options
- * `--timeout SECONDS`, `--tls`, `--starttls`, `--pipelining` and `-h`,
+ * `--timeout SECONDS`, `--tls`, `--starttls`, `--pipelining`, `--chunking` and `-h`,
  * anywhere among the arguments (`--` ends the options). Returns the exit
  * status instead when there is nothing to send: 0 after help, 2 after a
  * usage error (the usage line goes to stdout, as in the book; `word` is the
@@ -148,6 +149,9 @@ export function parseCommandLine(
         break;
       case "--pipelining":
         options.pipelining = true;
+        break;
+      case "--chunking":
+        options.chunking = true;
         break;
       default:
         return usageError(`unknown option '${arg}'`);
@@ -309,6 +313,9 @@ function help(prog: string, usage: string): string[] {
       : "  --starttls         EHLO, STARTTLS (required), EHLO, then this script's steps",
     "  --pipelining       MAIL, RCPT and DATA in one write when the server offers",
     "                     PIPELINING (RFC 2920)",
+    "  --chunking         the message as BDAT chunks when the server offers CHUNKING",
+    "                     (RFC 3030), else DATA; with --pipelining, not waiting",
+    "                     for each chunk's reply",
     "  -h, --help         show this help",
     "",
     "Deno's own options go before the script name (-N: network only; --cert FILE:",

@@ -117,6 +117,12 @@ export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** `[127.0.0.1]` or `[IPv6:::1]`: this end's address, for EHLO. */
+export function addressLiteral(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return "[127.0.0.1]";
+  return addr.hostname.includes(":") ? `[IPv6:${addr.hostname}]` : `[${addr.hostname}]`;
+}
+
 /** The timeout of `step` in milliseconds, clamped to what the runtime's timers allow. */
 export function timeoutOf(step: Step, timeout?: number): number {
   const ms = timeout ?? DEFAULT_TIMEOUTS[step];

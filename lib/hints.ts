@@ -211,6 +211,7 @@ function flagsOf(options: SMTPOptions): string[] {
     ...(options.requireTls ? ["--starttls"] : []),
     ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
     ...(options.pipelining ? ["--pipelining"] : []),
+    ...(options.chunking ? ["--chunking"] : []),
   ];
 }
 

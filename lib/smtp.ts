@@ -37,7 +37,14 @@ import {
 } from "./auth.ts";
 import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
 import * as chunking from "./bdat.ts";
-import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
+import {
+  addressLiteral,
+  Connection,
+  type Dialer,
+  type Step,
+  type TlsDialer,
+  type TlsUpgrader,
+} from "./conn.ts";
 import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
@@ -55,7 +62,7 @@ import {
 } from "./errors.ts";
 import type { SMTPReply } from "./errors.ts";
 import type { Reply } from "./reply.ts";
-import { pyBytesRepr, pyRepr } from "./repr.ts";
+import { pyBytesRepr, pyRepr, timeOfDay } from "./repr.ts";
 
 export * from "./errors.ts";
 export {
@@ -848,23 +855,6 @@ function rcptCommand(recipient: string, options: string[]): string {
   return `rcpt TO:${quoteaddr(recipient)}${optionList(options)}`;
 }
 
-/** `[127.0.0.1]` or `[IPv6:::1]`: this end's address, for EHLO. */
-function addressLiteral(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return "[127.0.0.1]";
-  return addr.hostname.includes(":") ? `[IPv6:${addr.hostname}]` : `[${addr.hostname}]`;
-}
-
 function optionList(options: string[]): string {
   return options.length ? " " + options.join(" ") : "";
-}
-
-/** Python's `datetime.now().time()`: `13:45:07.123456`. */
-function timeOfDay(): string {
-  const now = performance.timeOrigin + performance.now();
-  const date = new Date(now);
-  const micros = Math.floor((now % 1000) * 1000);
-  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${
-    pad(micros, 6)
-  }`;
 }
