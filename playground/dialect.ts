@@ -21,6 +21,8 @@ import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
+import type { Readable } from "node:stream";
+import { type FailureSession, NO_FAILURES, type Step } from "./failures.ts";
 
 /** The EHLO keywords in the order Postfix lists them. */
 export const POSTFIX_EHLO_ORDER = [
@@ -64,6 +66,99 @@ export const refusals = {
   /** A full disk (the message is in no mailbox). */
   noSpace: (): Refusal => refusal(452, "4.3.1 Insufficient system storage"),
 };
+
+/** What an injected failure's wording may name (playground/failures.ts). */
+export interface FailureDetail {
+  /** The address of MAIL or RCPT, or the name given to EHLO or HELO. */
+  argument?: string;
+  /** The client's address, as Postfix names an unknown client: `127.0.0.1`. */
+  client?: string;
+}
+
+/**
+ * The reply of an injected failure (`--fail STEP:CODE`): Postfix's own text
+ * and enhanced code for that step and code where Postfix has one, else a
+ * plain text of ours with an enhanced code of the code's class. A 421 names
+ * the server, as Postfix's do.
+ */
+export function failureReply(step: string, code: number, detail: FailureDetail = {}): string {
+  const who = `<${detail.argument ?? ""}>`;
+  const client = `<unknown[${detail.client ?? "127.0.0.1"}]>`;
+  const words: Record<string, Record<number, string>> = {
+    connect: {
+      421: `4.7.0 mail.example.com Error: too many connections from ${
+        detail.client ?? "127.0.0.1"
+      }`,
+      521: "5.3.2 Service currently unavailable",
+      550: "5.3.2 Service currently unavailable",
+      554: `5.7.1 ${client}: Client host rejected: Access denied`,
+    },
+    ehlo: helloWords(who),
+    helo: helloWords(who),
+    ehlo2: helloWords(who),
+    starttls: {
+      454: "4.7.0 TLS not available due to local problem",
+      501: "5.5.4 Syntax: STARTTLS",
+      502: "5.5.1 Error: command not implemented",
+      554: "5.5.1 Error: TLS already active",
+    },
+    auth: {
+      454: "4.7.0 Temporary authentication failure: generic failure",
+      501: "5.7.0 Authentication aborted",
+      503: "5.5.1 Error: authentication not enabled",
+      504: "5.5.4 Encryption required for requested authentication mechanism",
+      535: "5.7.8 Error: authentication failed: authentication failure",
+    },
+    mail: {
+      450: `4.1.8 ${who}: Sender address rejected: Domain not found`,
+      451: `4.3.0 ${who}: Temporary lookup failure`,
+      452: "4.3.1 Insufficient system storage",
+      503: "5.5.1 Error: nested MAIL command",
+      530: "5.7.0 Authentication required",
+      550: `5.1.0 ${who}: Sender address rejected: User unknown in local recipient table`,
+      552: "5.3.4 Message size exceeds fixed limit",
+      553: `5.1.8 ${who}: Sender address rejected: Domain not found`,
+      554: `5.7.1 ${who}: Sender address rejected: Access denied`,
+    },
+    rcpt: {
+      450: `4.1.2 ${who}: Recipient address rejected: Domain not found`,
+      451: `4.3.0 ${who}: Temporary lookup failure`,
+      452: "4.5.3 Error: too many recipients",
+      503: "5.5.1 Error: need MAIL command",
+      550: `5.1.1 ${who}: Recipient address rejected: User unknown in local recipient table`,
+      554: `5.7.1 ${who}: Relay access denied`,
+    },
+    data: {
+      451: "4.3.0 Error: queue file write error",
+      503: "5.5.1 Error: need RCPT command",
+      554: "5.5.1 Error: no valid recipients",
+    },
+    message: {
+      451: "4.3.0 Error: queue file write error",
+      452: "4.3.1 Insufficient system storage",
+      550: "5.7.1 Message content rejected",
+      552: "5.3.4 Message size exceeds fixed limit",
+      554: "5.7.1 Message content rejected",
+    },
+  };
+  const text = words[step]?.[code];
+  if (text) return text;
+  if (code === 421) return "4.3.0 mail.example.com Error: service closing transmission channel";
+  if (code === 500 || code === 502) return "5.5.2 Error: command not recognized";
+  return `${Math.floor(code / 100)}.0.0 Error: ${step} failed on purpose (playground --fail)`;
+}
+
+/** Postfix's words for a refused EHLO or HELO name. */
+function helloWords(who: string): Record<number, string> {
+  return {
+    450: `4.7.1 ${who}: Helo command rejected: Host not found`,
+    451: `4.3.5 ${who}: Helo command rejected: Server configuration error`,
+    501: `5.5.2 ${who}: Helo command rejected: invalid ip address`,
+    504: `5.5.2 ${who}: Helo command rejected: need fully-qualified hostname`,
+    550: `5.7.1 ${who}: Helo command rejected: Access denied`,
+    554: `5.7.1 ${who}: Helo command rejected: Access denied`,
+  };
+}
 
 /** What a reply's wording may depend on besides the reply itself. */
 export interface ReplyContext {
@@ -185,6 +280,11 @@ export function vrfyReply(
 export interface PostfixServerOptions extends SMTPServerOptions {
   /** Why RCPT would refuse an address (also used by VRFY), or null. */
   checkRecipient: (address: string) => Refusal | null;
+  /**
+   * The failures of each new session (`--fail`, playground/failures.ts),
+   * taken once as it connects; none by default.
+   */
+  failures?: () => FailureSession;
 }
 
 /**
@@ -196,15 +296,28 @@ export class PostfixServer extends SMTPServer {
   /** The recipient check VRFY uses. */
   readonly checkRecipient: (address: string) => Refusal | null;
 
+  /** The failures of each new session. */
+  readonly failures: () => FailureSession;
+
   constructor(options: PostfixServerOptions) {
     super(options);
     this.checkRecipient = options.checkRecipient;
+    this.failures = options.failures ?? (() => NO_FAILURES.session(0));
+    // The reply after the final dot may fail too: the connection decides before the message
+    // reaches the mailboxes, so a failed one is stored nowhere.
+    const onData = this.onData.bind(this);
+    this.onData = (stream, session, callback) => {
+      const connection = [...this.connections].find((c) => c.session === session);
+      if (!(connection instanceof PostfixConnection)) return onData(stream, session, callback);
+      connection.messageArrived(stream, (answer) => onData(stream, session, answer), callback);
+    };
   }
 
   /** Takes over a new client connection (as `SMTPServer.connect`, with Postfix's words). */
   override connect(socket: Socket | TLSSocket, socketOptions?: unknown): void {
     // deno-lint-ignore no-explicit-any
     const connection = new PostfixConnection(this, socket, socketOptions as any);
+    connection.failures = this.failures();
     this.connections.add(connection);
     connection.on("error", (error: Error) => this._onError(error));
     // deno-lint-ignore no-explicit-any
@@ -213,9 +326,141 @@ export class PostfixServer extends SMTPServer {
   }
 }
 
+/** smtp-server's answer to a message: an error, or the text of the 250. */
+type DataCallback = Parameters<SMTPServer["onData"]>[2];
+
+/** How a step goes on once the failure table has been asked (see `#failAt`). */
+interface Outcomes {
+  /** The step as normal. */
+  go(): void;
+  /** The step's failure reply instead. */
+  reply(code: number, text: string): void;
+  /** The step as normal, its reply `ms` later (default: `go` after `ms`). */
+  slow?(ms: number): void;
+  /** No reply, and the connection closed (default: closed now). */
+  drop?(): void;
+  /** No reply, ever (default: the idle timeout held off, nothing sent). */
+  stall?(): void;
+}
+
+/** The step a command line reaches, and the argument a failure's words may name. */
+function stepOf(line: string, afterStarttls: boolean): { step: Step; argument?: string } | null {
+  const [verb = "", ...rest] = line.trim().split(/\s+/);
+  const address = /<([^>]*)>/.exec(line)?.[1] ?? rest.join(" ").replace(/^(FROM|TO):/i, "");
+  switch (verb.toUpperCase()) {
+    case "EHLO":
+      return { step: afterStarttls ? "ehlo2" : "ehlo", argument: rest.join(" ") };
+    case "HELO":
+      return { step: "helo", argument: rest.join(" ") };
+    case "MAIL":
+      return { step: "mail", argument: address };
+    case "RCPT":
+      return { step: "rcpt", argument: address };
+    case "STARTTLS":
+    case "AUTH":
+    case "DATA":
+    case "QUIT":
+      return { step: verb.toLowerCase() as Step };
+  }
+  return null;
+}
+
 /** One client connection speaking Postfix's dialect. */
 class PostfixConnection extends SMTPConnection {
+  /** This session's failures, from the table current when it connected. */
+  failures: FailureSession = NO_FAILURES.session(0);
+  /** An AUTH failure to give at the end of the exchange, in place of its outcome. */
+  #authFailure: [number, string] | null = null;
+  /** The greeting was a refusal other than 421: only QUIT is answered as normal. */
+  #refusedAtGreeting = false;
+
+  /**
+   * The one place that asks the failure table: does `step` fail this time,
+   * and how? Then carries on, fails, stalls or drops as the table says.
+   */
+  #failAt(step: Step, argument: string | undefined, outcomes: Outcomes): void {
+    const action = this.failures.at(step, step === "rcpt" ? argument : undefined);
+    if (!action) return outcomes.go();
+    switch (action.kind) {
+      case "slow":
+        return outcomes.slow ? outcomes.slow(action.ms) : void setTimeout(outcomes.go, action.ms);
+      case "drop":
+        return outcomes.drop ? outcomes.drop() : this.close();
+      case "stall":
+        if (outcomes.stall) return outcomes.stall();
+        this._handlerPending = true; // holds off smtp-server's idle timeout, and so its 421
+        return;
+      case "reply": {
+        const detail = { argument, client: this.remoteAddress };
+        return outcomes.reply(action.code, failureReply(step, action.code, detail));
+      }
+    }
+  }
+
+  /** The greeting, unless the table fails `connect`. */
+  override _sendGreeting(): void {
+    this.#failAt("connect", undefined, {
+      go: () => super._sendGreeting(),
+      reply: (code, text) => {
+        this.#refusedAtGreeting = true;
+        super.send(code, text, false); // a 421 closes the connection
+      },
+    });
+  }
+
+  /** A command, unless the table fails its step. */
+  override _onCommand(command: Buffer, callback?: () => void): void {
+    const line = (command ?? "").toString();
+    const next = () => this._whenWritable(callback ?? (() => false));
+    const dispatched = this._ready && !this._upgrading && !this._nextHandler;
+    const found = dispatched ? stepOf(line, this.secure && !this._server.options.secure) : null;
+    if (this.#refusedAtGreeting && dispatched && found?.step !== "quit") {
+      super.send(503, "5.5.1 Error: refused at the greeting; only QUIT is answered", false);
+      return next();
+    }
+    if (!found) return super._onCommand(command, callback);
+    const { step, argument } = found;
+    this.#failAt(step, argument, {
+      go: () => super._onCommand(command, callback),
+      reply: (code, text) => {
+        if (step === "auth" && code !== 421) {
+          // As Postfix does: the SASL exchange runs, then its outcome is the failure.
+          this.#authFailure = [code, text];
+          return super._onCommand(command, callback);
+        }
+        super.send(code, text, false); // a 421 closes the connection
+        if (step === "quit") this.close();
+        next();
+      },
+    });
+  }
+
+  /** The message is in (the final dot): stored and answered, unless the table fails `message`. */
+  messageArrived(
+    stream: Readable,
+    deliver: (callback: DataCallback) => void,
+    callback: DataCallback,
+  ): void {
+    this.#failAt("message", undefined, {
+      go: () => deliver(callback),
+      // smtp-server reads the rest of the message and answers once it has ended.
+      reply: (code, text) => callback(refusal(code, text)),
+      slow: (ms) => deliver((...args) => void setTimeout(() => callback(...args), ms)),
+      drop: () => {
+        stream.once("end", () => this.close());
+        stream.resume();
+      },
+      stall: () => stream.resume(),
+    });
+  }
+
   override send(code: number, data?: string | string[] | null, context?: string | false): void {
+    if (this.#authFailure && code !== 334) {
+      const [failureCode, text] = this.#authFailure;
+      this.#authFailure = null;
+      this.session.user = false; // whatever the exchange gave, it failed
+      return super.send(failureCode, text, false);
+    }
     const methods: string[] = this._server.options.authMethods ?? [];
     const loggedIn = Boolean(this.session.user) && methods.length > 0;
     if (code === 250 && context === false && Array.isArray(data) && loggedIn) {

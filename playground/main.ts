@@ -7,6 +7,7 @@
  * deno task playground --port 2600 --host ::1 --user alice:secret
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
+ * deno task playground --web-port 0        # the JSON API on any free port (--no-web: none)
  * ```
  *
  * @module
@@ -14,17 +15,24 @@
 
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
+import { FailureTable } from "./failures.ts";
 import {
   DEFAULT_PORT,
   DEFAULT_SUBMISSION_PORT,
   DEFAULT_TLS_PORT,
   DEFAULT_USERS,
+  MAX_MESSAGE_SIZE,
   type Playground,
   startPlayground,
 } from "./server.ts";
 
 const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
-  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]]";
+  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]] " +
+  "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
+  "[--web-port N | --no-web]";
+
+/** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
+export const DEFAULT_WEB_PORT = 8025;
 
 /** The data folder the tasks may use without more permissions. */
 export const DEFAULT_DATA = ".playground";
@@ -47,6 +55,17 @@ const HELP = [
   "                        implies --provider",
   `  --submission-port N   provider mode's submission port (default ${DEFAULT_SUBMISSION_PORT});`,
   "                        implies --provider",
+  `  --web-port N          the web port: the JSON API under /api/ (default ${DEFAULT_WEB_PORT};`,
+  "                        0 for any free one), on the same host",
+  "  --no-web              no web port",
+  "  --fail STEP:ACTION[:PERCENT]  fail on purpose at one step (repeatable): STEP is",
+  "                        connect, ehlo, helo, starttls, ehlo2 (EHLO after STARTTLS), auth,",
+  "                        mail, rcpt, rcpt=ADDRESS, data, message (after the final dot) or",
+  "                        quit; ACTION a 4xx/5xx code (421 closes), drop, stall or slow=MS;",
+  "                        PERCENT how often (default 100)",
+  "  --fail-seed N         the seed of the percentages, for repeatable runs",
+  "  --no-starttls         do not offer STARTTLS (the book's listener)",
+  `  --size N              the SIZE offered and enforced (default ${MAX_MESSAGE_SIZE}, at most that)`,
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -129,8 +148,26 @@ export function banner(playground: Playground, users: Record<string, string>): s
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
     ...provider,
+    ...(playground.webUrl
+      ? [`Mail and sessions on the web: ${playground.webUrl} (JSON: ${playground.webUrl}api/)`]
+      : []),
+    ...failureLines(playground),
     `Read the mail with: ${mailCommand(playground.dataDir, user)}   (Ctrl-C stops the server)`,
   ];
+}
+
+/** The banner's lines on the failures injected, if any. */
+function failureLines(playground: Playground): string[] {
+  const rules = playground.failures?.describe() ?? [];
+  if (rules.length === 0) return [];
+  return [`Failing on purpose (--fail-seed ${playground.failures?.seed}): ${rules.join(", ")}`];
+}
+
+/** Reads a whole number option from 0 to `max`; throws a usage error otherwise. */
+function wholeNumber(option: string, value: string, max: number): number {
+  const number = Number(value);
+  if (!/^\d+$/.test(value) || number > max) throw new Error(`${option} takes 0 to ${max}`);
+  return number;
 }
 
 /** Reads `--user name:password` values; throws on a malformed one. */
@@ -173,6 +210,12 @@ export async function main(args: string[]): Promise<number> {
         provider: { type: "boolean" },
         "tls-port": { type: "string" },
         "submission-port": { type: "string" },
+        "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
+        "no-web": { type: "boolean" },
+        fail: { type: "string", multiple: true, default: [] },
+        "fail-seed": { type: "string" },
+        "no-starttls": { type: "boolean" },
+        size: { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -199,10 +242,32 @@ export async function main(args: string[]): Promise<number> {
     }
     const hostname = values.host === "localhost" ? "127.0.0.1" : values.host;
     const users = parseUsers(values.user);
+    const starttls = !values["no-starttls"];
+    const size = values.size === undefined
+      ? undefined
+      : wholeNumber("--size", values.size, MAX_MESSAGE_SIZE);
+    const seed = values["fail-seed"] === undefined
+      ? undefined
+      : wholeNumber("--fail-seed", values["fail-seed"], 0xffffffff);
+    const failures = FailureTable.parse(values.fail, { seed, starttls });
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
-    options = { port, hostname, dataDir: values.data, users, log, provider };
+    const web = values["no-web"]
+      ? undefined
+      : { port: portNumber("--web-port", values["web-port"]) };
+    options = {
+      web,
+      port,
+      hostname,
+      dataDir: values.data,
+      users,
+      log,
+      provider,
+      failures,
+      starttls,
+      size,
+    };
   } catch (error) {
     console.error(`playground: ${(error as Error).message}`);
     console.error(USAGE);
@@ -227,8 +292,11 @@ export async function main(args: string[]): Promise<number> {
     playground = await startPlayground(options);
   } catch (error) {
     console.error(`playground: could not start: ${(error as Error).message}`);
-    if ((error as { code?: string }).code === "EADDRINUSE") {
-      const ports = options.provider ? "--port, --tls-port or --submission-port" : "--port";
+    if (
+      (error as { code?: string }).code === "EADDRINUSE" || error instanceof Deno.errors.AddrInUse
+    ) {
+      const ports = (options.provider ? "--port, --tls-port, --submission-port" : "--port") +
+        (options.web ? " or --web-port (or --no-web)" : "");
       console.error(`(is a playground already running? try another ${ports})`);
     }
     return 1;

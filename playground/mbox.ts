@@ -228,6 +228,11 @@ async function writeAll(writes: { path: string; entry: Uint8Array }[]): Promise<
       const file = await Deno.open(path, { append: true, create: true, mode: 0o600 });
       try {
         await file.lock(true);
+        if (await replaced(file, path)) { // another process rewrote it meanwhile: open it again
+          file.close();
+          writes.push({ path, entry });
+          continue;
+        }
         opened.push({ file, path, length: (await file.stat()).size, isNew });
       } catch (error) {
         file.close();
@@ -252,6 +257,80 @@ async function writeAll(writes: { path: string; entry: Uint8Array }[]): Promise<
   for (const { path, isNew } of opened) {
     if (isNew) await syncDirectory(path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".");
   }
+}
+
+/** Whether `path` no longer names the file `file` has open (a rewrite renamed a new one in). */
+async function replaced(file: Deno.FsFile, path: string): Promise<boolean> {
+  const [open, named] = await Promise.all([file.stat(), Deno.stat(path).catch(() => null)]);
+  return named === null || open.ino !== named.ino || open.dev !== named.dev;
+}
+
+/**
+ * Rewrites `user`'s mailbox keeping only the messages `keep` says yes to;
+ * resolves to the messages dropped. It waits its turn behind deliveries to
+ * the same mailbox and holds the file's exclusive lock throughout; the new
+ * mailbox is written to a temporary file beside it, flushed, and renamed over
+ * the old one, so a crash leaves the old mailbox or the new one, never a torn
+ * one. A writer in another process that was waiting for the lock notices the
+ * rename and opens the new file (see {@link deliver}).
+ */
+export function rewriteMailbox(
+  dataDir: string,
+  user: string,
+  keep: (message: MboxMessage, index: number) => boolean | Promise<boolean>,
+): Promise<MboxMessage[]> {
+  const path = mailboxPath(dataDir, user);
+  const rewrite = (queues.get(path) ?? Promise.resolve()).catch(() => {}).then(async () => {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return [];
+      throw error;
+    }
+    try {
+      await file.lock(true);
+      const chunks: Uint8Array[] = [];
+      const buffer = new Uint8Array(65536);
+      for (let n; (n = await file.read(buffer)) !== null;) chunks.push(buffer.slice(0, n));
+      const all = concat(chunks);
+      const messages = parseMbox(all);
+      const verdicts = await Promise.all(messages.map(keep));
+      const dropped = messages.filter((_, i) => !verdicts[i]);
+      if (dropped.length === 0) return [];
+      const kept = concat(entries(all).filter((_, i) => verdicts[i]));
+      const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+      try {
+        await Deno.writeFile(temporary, kept, { mode: 0o600 });
+        const written = await Deno.open(temporary, { read: true });
+        try {
+          await written.sync();
+        } finally {
+          written.close();
+        }
+        await Deno.rename(temporary, path);
+      } catch (error) {
+        await Deno.remove(temporary).catch(() => {});
+        throw error;
+      }
+      await syncDirectory(path.slice(0, Math.max(path.lastIndexOf("/"), 0)) || ".");
+      return dropped;
+    } finally {
+      file.close();
+    }
+  });
+  queues.set(path, rewrite);
+  rewrite.finally(() => {
+    if (queues.get(path) === rewrite) queues.delete(path);
+  }).catch(() => {});
+  return rewrite;
+}
+
+/** The bytes of each entry of an mbox file, as stored (separator to the next one). */
+function entries(mbox: Uint8Array): Uint8Array[] {
+  const all = toBinary(mbox);
+  const starts = [...all.matchAll(/^From .*$/gm)].map((m) => m.index!);
+  return starts.map((start, i) => mbox.subarray(start, starts[i + 1] ?? mbox.length));
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -48,6 +48,9 @@ import type { AddressInfo } from "node:net";
 import { ensureCertificates } from "./certs.ts";
 import { concat, deliver } from "./mbox.ts";
 import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
+import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
+import type { WebServer } from "./web.ts";
+import { type FailureTable, NO_FAILURES } from "./failures.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -88,6 +91,17 @@ export interface PlaygroundOptions {
    * Ports default to 2465 and 2527; 0 picks free ones.
    */
   provider?: { tlsPort?: number; submissionPort?: number };
+  /**
+   * The web port (the JSON API, playground/web.ts) on the same host; 0 picks
+   * a free one. Off when not given.
+   */
+  web?: { port: number };
+  /** The failures to inject (`--fail`, playground/failures.ts); none by default. */
+  failures?: FailureTable;
+  /** Whether the book's listener offers STARTTLS (default true; `--no-starttls`). */
+  starttls?: boolean;
+  /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
+  size?: number;
 }
 
 /** A running playground. */
@@ -106,8 +120,19 @@ export interface Playground {
   caPath: string;
   /** Whether the certificates were made at this start. */
   certificatesCreated: boolean;
+  /** The mail and sessions, as the web API reads them. */
+  mailroom: FileMailroom;
+  /** The web port's address (`http://127.0.0.1:8025/`), when it is on. */
+  webUrl?: string;
+  /** The web port, when it is on. */
+  webPort?: number;
   /** Stops listening and ends open sessions. */
   close(): Promise<void>;
+  /**
+   * The failures injected (none when absent); a table set here applies to the
+   * sessions that connect after it, never to one already running.
+   */
+  failures?: FailureTable;
 }
 
 /** How one listener treats TLS and AUTH. */
@@ -121,6 +146,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const log = options.log ?? (() => {});
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
+  const mailroom = new FileMailroom(dataDir, Object.keys(users));
+  let failures = options.failures ?? NO_FAILURES;
+  let sessions = 0;
 
   const make = (listener: Listener) =>
     new PostfixServer(
@@ -128,7 +156,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         name: SERVER_NAME,
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
-        size: MAX_MESSAGE_SIZE,
+        size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        hideSTARTTLS: listener === "book" && options.starttls === false,
+        failures: () => failures.session(++sessions),
         maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
@@ -154,7 +184,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
           callback(problem ?? undefined);
         },
         onData: (stream, session, callback) => {
-          receive(stream, session, dataDir, log).then(
+          receive(stream, session, { dataDir, log, mailroom }).then(
             (reply) => callback(null, reply),
             (error) => {
               if ("responseCode" in error) return callback(error);
@@ -177,10 +207,12 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     );
 
   const servers: PostfixServer[] = [];
+  let web: WebServer | undefined;
   const close = () =>
-    Promise.all(
-      servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
-    ).then(() => {});
+    Promise.all([
+      web?.close(),
+      ...servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))),
+    ]).then(() => {});
   const listen = async (listener: Listener, port: number) => {
     const server = make(listener);
     await new Promise<void>((resolve, reject) => {
@@ -205,6 +237,10 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         options.provider.submissionPort ?? DEFAULT_SUBMISSION_PORT,
       ),
     };
+    if (options.web) {
+      const { startWeb } = await import("./web.ts"); // only when the web port is on
+      web = await startWeb(mailroom, { hostname, port: options.web.port });
+    }
     return {
       port,
       ...provider,
@@ -212,7 +248,16 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       dataDir,
       caPath: certificates.caPath,
       certificatesCreated: certificates.created,
+      mailroom,
+      webUrl: web?.url,
+      webPort: web?.port,
       close,
+      get failures() {
+        return failures;
+      },
+      set failures(table: FailureTable | undefined) {
+        failures = table ?? NO_FAILURES;
+      },
     };
   } catch (error) {
     await close();
@@ -267,8 +312,11 @@ export function checkRecipient(address: string, users: Record<string, string>): 
 async function receive(
   stream: SMTPServerDataStream,
   session: SMTPServerSession,
-  dataDir: string,
-  log: (line: string) => void,
+  { dataDir, log, mailroom }: {
+    dataDir: string;
+    log: (line: string) => void;
+    mailroom: FileMailroom;
+  },
 ): Promise<string> {
   let chunks: Uint8Array[] = [];
   let size = 0;
@@ -298,7 +346,14 @@ async function receive(
     const trace = new TextEncoder().encode(`Return-Path: <${sender}>\n${header}`);
     return { user, sender, message: concat([trace, message]) };
   });
-  await deliver(dataDir, deliveries, date);
+  await saveRaw(dataDir, queueId, message);
+  try {
+    await deliver(dataDir, deliveries, date);
+  } catch (error) {
+    await removeRaw(dataDir, queueId);
+    throw error;
+  }
+  mailroom.delivered(queueId, deliveries.map(({ user }) => user)).catch(() => {});
   for (const { user } of deliveries) {
     log(`delivered ${queueId} from <${sender}> to ${user} (${message.length} bytes)`);
   }

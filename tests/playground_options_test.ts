@@ -57,3 +57,27 @@ Deno.test("playground: a bad --tls-port is a usage error, exit 2, even without -
     /^playground: --tls-port takes 0 to 65535\n/,
   );
 });
+
+Deno.test("playground: the banner prints the web port's URL, which answers; --no-web has none", async () => {
+  await withPlaygroundProcess(async ({ banner }) => {
+    const url = /^Mail and sessions on the web: (http:\/\/127\.0\.0\.1:\d+\/) \(JSON: \1api\/\)$/m
+      .exec(banner)?.[1];
+    assert.ok(url, banner);
+    const response = await fetch(new URL("api/messages", url));
+    assert.deepEqual(await response.json(), { total: 0, messages: [] });
+  }, { prefix: "playground-options-test-", stop: "SIGTERM", args: ["--web-port", "0"] });
+  assert.doesNotMatch(await banner(["--no-web"]), /on the web/);
+});
+
+Deno.test("playground: a bad --web-port is a usage error, exit 2", async () => {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net=127.0.0.1", "--allow-read", "playground/main.ts", "--web-port", "x"],
+    cwd: PROJECT,
+    env: { NO_COLOR: "1" },
+  }).output();
+  assert.equal(output.code, 2);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /^playground: --web-port takes 0 to 65535\n/,
+  );
+});

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { SMTP, SMTPSenderRefused } from "../lib/smtp.ts";
 import { type Playground, startPlayground } from "../playground/server.ts";
+import { FileMailroom } from "../playground/mailroom.ts";
 import { banner, mailCommand, providerCommands, serverArgument } from "../playground/main.ts";
 import { main as mailMain } from "../playground/mail.ts";
 import { formatEntry, readMailbox } from "../playground/mbox.ts";
@@ -136,6 +137,7 @@ Deno.test("the banner prints provider mode's exact commands and the data folder 
     dataDir: "/tmp/my mail",
     caPath: "/tmp/my mail/ca.pem",
     certificatesCreated: false,
+    mailroom: new FileMailroom("/tmp/my mail", ["brandon"]),
     close: () => Promise.resolve(),
   };
   const lines = banner(playground, { brandon: "abc123" });
@@ -164,7 +166,15 @@ async function taskArgs(task: string): Promise<string[]> {
 Deno.test("--data outside .playground through the task: one line with the command that works", async () => {
   const dir = await Deno.makeTempDir({ prefix: "playground-data-test-" });
   try {
-    const args = [...await taskArgs("playground"), "--data", dir, "--port", "0", "--quiet"];
+    const args = [
+      ...await taskArgs("playground"),
+      "--data",
+      dir,
+      "--port",
+      "0",
+      "--quiet",
+      "--no-web",
+    ];
     const refused = await new Deno.Command(Deno.execPath(), {
       args,
       cwd: PROJECT,
@@ -180,7 +190,7 @@ Deno.test("--data outside .playground through the task: one line with the comman
     assert.equal(
       command,
       `run '--allow-net=127.0.0.1,[::1]' --allow-read=.,${dir} --allow-write=${dir} ` +
-        `playground/main.ts --data ${dir} --port 0 --quiet`,
+        `playground/main.ts --data ${dir} --port 0 --quiet --no-web`,
     );
 
     // The printed command does start the playground on that folder.

@@ -70,6 +70,8 @@ export async function withPlaygroundProcess(
       "--data",
       dataDir,
       "--quiet",
+      "--web-port",
+      "0",
       ...options.args ?? [],
     ],
     cwd: PROJECT,

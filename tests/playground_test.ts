@@ -472,3 +472,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test("rewriteMailbox drops what it is told, whole, and keeps deliveries made meanwhile", async () => {
+  const { appendMessage, readMailbox, rewriteMailbox } = await import("../playground/mbox.ts");
+  const dir = await Deno.makeTempDir({ prefix: "playground-rewrite-test-" });
+  try {
+    for (const n of [1, 2, 3]) {
+      await appendMessage(dir, "brandon", "s@example.com", `Subject: ${n}\n\nFrom here ${n}\n`);
+    }
+    const [dropped] = await Promise.all([
+      rewriteMailbox(dir, "brandon", (message) => !message.text.includes("Subject: 2")),
+      appendMessage(dir, "brandon", "s@example.com", "Subject: 4\n\nbody\n"),
+    ]);
+    assert.deepEqual(dropped.map((m) => m.text), ["Subject: 2\n\nFrom here 2\n"]);
+    const left = await readMailbox(dir, "brandon");
+    assert.deepEqual(left.map((m) => /Subject: (\d)/.exec(m.text)![1]), ["1", "3", "4"]);
+    assert.equal(left[0].text, "Subject: 1\n\nFrom here 1\n", "the >From quoting survives");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name),
+      ["brandon"],
+      "no temporary file",
+    );
+    assert.deepEqual(await rewriteMailbox(dir, "nobody", () => false), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
