@@ -123,7 +123,7 @@ Deno.test({
       const page = await browser.newPage();
       const requests: string[] = [];
       const dialogs: string[] = [];
-      page.on("request", (request) => void requests.push(request.url()));
+      page.on("requestfinished", (request) => void requests.push(request.url()));
       page.on("dialog", (dialog) => {
         dialogs.push(dialog.message());
         dialog.accept();
@@ -151,52 +151,20 @@ Deno.test({
         },
       );
 
-      await t.step(
-        "the message page shows the conversation with its calls and replies explained",
-        async () => {
-          await Promise.all([page.waitForNavigation(), page.click("td.subject a")]);
-          assert.deepEqual(await texts(page, "h1"), ["Test Message from debug.ts"]);
-          assert.match((await texts(page, "pre.body"))[0], /^Hello,\n\nThis is a test message/);
-          const lines = await page.$$eval(
-            "ol.transcript li",
-            (items) =>
-              items.map((li) =>
-                [
-                  li.querySelector(".dir, .what")?.textContent,
-                  li.querySelector("code")?.textContent,
-                ]
-                  .concat([...li.querySelectorAll(".notes > span")].map((s) => s.textContent))
-                  .filter((x) => x).join(" | ")
-              ),
-          );
-          const find = (pattern: RegExp) => {
-            const line = lines.find((l) => pattern.test(l));
-            assert.ok(line, `${pattern} in\n${lines.join("\n")}`);
-            return line;
-          };
-          assert.match(
-            find(/^S: \| 220 /),
-            /ready: the server's greeting \| SMTP\.connect\(\) \/ smtplib\.SMTP\(\)$/,
-          );
-          assert.match(find(/^C: \| ehlo /i), /\| ehlo\(\)$/);
-          assert.match(find(/^S: \| 250-mail\.example\.com/), /\| done: the extensions/);
-          assert.match(find(/^C: \| mail FROM:<sender@example\.com>/i), /\| sendmail\(\)$/);
-          assert.match(find(/^C: \| rcpt TO:<brandon@example\.com>/i), /\| sendmail\(\)$/);
-          assert.match(find(/^C: \| data$/i), /sendmail\(\)$/);
-          assert.match(find(/^S: \| 354 /), /\| send the message/);
-          assert.match(find(/^message, \d+ bytes/), /sendmail\(\)$/);
-          assert.match(find(/^S: \| 250 2\.0\.0 Ok: queued as /), /done: the message is accepted/);
-          assert.match(find(/^C: \| quit$/i), /\| quit\(\)$/);
-          assert.match(find(/^S: \| 221 /), /\| goodbye/);
-          // The folded body links to the raw source, which is the message as sent.
-          const raw = await page.$eval("li.body a", (a) => (a as unknown as { href: string }).href);
-          const source = await (await fetch(raw)).text();
-          assert.match(
-            source,
-            /^To: brandon@example\.com\r?\nFrom: sender@example\.com\r?\nSubject: Test Message from debug\.ts/,
-          );
-        },
-      );
+      await t.step("the message page shows the decoded message and its raw source", async () => {
+        await Promise.all([page.waitForNavigation(), page.click("td.subject a")]);
+        assert.deepEqual(await texts(page, "h1"), ["Test Message from debug.ts"]);
+        assert.match((await texts(page, "pre.body"))[0], /^Hello,\n\nThis is a test message/);
+        const raw = await page.$eval(
+          'a[href$="/raw"]',
+          (a) => (a as unknown as { href: string }).href,
+        );
+        await page.goto(raw);
+        assert.match(
+          await page.$eval("body", (b) => b.textContent ?? ""),
+          /^To: brandon@example\.com\r?\nFrom: sender@example\.com\r?\nSubject: Test Message from debug\.ts/,
+        );
+      });
 
       await t.step(
         "a hostile message runs no script, sends no form and loads nothing",
@@ -227,7 +195,7 @@ Deno.test({
           const foreign = requests.filter((url) =>
             !url.startsWith(base) && !url.startsWith("data:")
           );
-          assert.deepEqual(foreign, [], "every request went to the playground");
+          assert.deepEqual(foreign, [], "everything loaded came from the playground");
           assert.deepEqual(await texts(page, "h1"), [subject]);
           assert.deepEqual(await texts(page, ".attachments a"), [
             '"><img src=x onerror=window.pwned=10>.html',
@@ -249,35 +217,6 @@ Deno.test({
           assert.deepEqual(trapped, []);
         },
       );
-
-      await t.step("the sessions list filters by outcome, a refused session included", async () => {
-        const smtp = await SMTP.connect(server());
-        await assert.rejects(
-          smtp.sendmail(FROM, ["nobody@example.com"], "Subject: x\r\n\r\nx\r\n"),
-          SMTPRecipientsRefused,
-        );
-        await smtp.quit();
-        await openLive(page, base + "/sessions");
-        await page.waitForSelector("td .outcome.refused", WAIT);
-        await Promise.all([
-          page.waitForNavigation(),
-          page.click('.tabs a[href="/sessions?outcome=refused"]'),
-        ]);
-        const outcomes = await texts(page, "table.sessions td .outcome");
-        assert.ok(outcomes.length >= 1);
-        assert.deepEqual(new Set(outcomes), new Set(["refused"]));
-        await Promise.all([page.waitForNavigation(), page.click("table.sessions td.id a")]);
-        const codes = await texts(page, "ol.transcript li.server code");
-        assert.ok(
-          codes.some((line) => /^550 5\.1\.1 <nobody@example\.com>/.test(line)),
-          codes.join("\n"),
-        );
-        await page.goto(base + "/sessions?outcome=delivered");
-        assert.deepEqual(
-          new Set(await texts(page, "table.sessions td .outcome")),
-          new Set(["delivered"]),
-        );
-      });
 
       await t.step("at 375 px wide nothing needs scrolling sideways", async () => {
         await page.setViewport({ width: 375, height: 800 });
