@@ -140,6 +140,7 @@ export class Connection {
   #reader: ReplyReader;
   #options: ConnectionOptions;
   #tls: boolean;
+  #written = 0;
 
   private constructor(
     conn: Deno.Conn,
@@ -203,6 +204,11 @@ export class Connection {
     return this.#open().localAddr;
   }
 
+  /** How many bytes the socket has taken since the connection was made. */
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
   /** How many bytes have been received but not yet read as a reply. */
   get buffered(): number {
     return this.#reader.buffered;
@@ -231,7 +237,11 @@ export class Connection {
     const conn = this.#open();
     await this.#withDeadline(step, "sending to the server", async () => {
       try {
-        for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+        for (let at = 0; at < bytes.length;) {
+          const n = await conn.write(bytes.subarray(at));
+          at += n;
+          this.#written += n;
+        }
       } catch (error) {
         this.close();
         throw new SMTPServerDisconnected(`Connection lost while sending: ${messageOf(error)}`);

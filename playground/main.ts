@@ -8,6 +8,7 @@
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
  * deno task playground --web-port 0        # the JSON API on any free port (--no-web: none)
+ * deno task playground --token alice:ya29.alice  # the OAuth 2.0 practice token
  * ```
  *
  * @module
@@ -25,9 +26,11 @@ import {
   type Playground,
   startPlayground,
 } from "./server.ts";
+import { DEFAULT_TOKENS, parseTokens } from "./oauth.ts";
 
 const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
-  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]] " +
+  "[--user name:password]... [--token user:token]... " +
+  "[--provider [--tls-port N] [--submission-port N]] " +
   "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
   "[--web-port N | --no-web]";
 
@@ -48,6 +51,11 @@ const HELP = [
   "                        playground then prints the command that has it)",
   "  --user NAME:PASSWORD  one more user who gets mail and may log in (repeatable;",
   "                        brandon:abc123 is always there)",
+  "  --token USER:TOKEN    the OAuth 2.0 practice token for XOAUTH2 and OAUTHBEARER,",
+  "                        offered under TLS only (repeatable; default",
+  `                        ${
+    Object.entries(DEFAULT_TOKENS)[0].join(":")
+  }, replaced by those given)`,
   "  --provider            also listen as a mail provider does: implicit TLS (like 465)",
   "                        and submission (like 587: STARTTLS, then AUTH); on both,",
   "                        sending needs AUTH",
@@ -102,6 +110,26 @@ export function providerCommands(
   ];
 }
 
+/**
+ * The commands that send with an OAuth 2.0 token (`login.ts --oauth2`): on
+ * the book's port after STARTTLS, and on provider mode's implicit-TLS port.
+ */
+export function oauth2Commands(
+  hostname: string,
+  ports: { port: number; tlsPort?: number },
+  caPath: string,
+  user = "brandon",
+): string[] {
+  const addresses = `sender@example.com ${user}@example.com`;
+  const login = `deno run -N --cert ${caPath} login.ts --oauth2`;
+  return [
+    `${login} --starttls ${serverArgument(hostname, ports.port)} ${addresses}`,
+    ...(ports.tlsPort === undefined
+      ? []
+      : [`${login} --tls ${serverArgument(hostname, ports.tlsPort)} ${addresses}`]),
+  ];
+}
+
 /** The command that lists a user's mailbox in `dataDir`. */
 export function mailCommand(dataDir: string, user: string): string {
   const data = resolve(dataDir) === resolve(DEFAULT_DATA) ? "" : ` --data ${shellWord(dataDir)}`;
@@ -114,9 +142,20 @@ export function shellWord(word: string): string {
 }
 
 /** What the server prints when it is up: what it offers and what to try. */
-export function banner(playground: Playground, users: Record<string, string>): string[] {
+export function banner(
+  playground: Playground,
+  users: Record<string, string>,
+  tokens: Record<string, string> = DEFAULT_TOKENS,
+): string[] {
   const server = serverArgument(playground.hostname, playground.port);
   const [user, password] = Object.entries(users)[0];
+  const [tokenUser, token] = Object.entries(tokens)[0];
+  const oauth2 = [
+    `OAuth 2.0 (XOAUTH2, OAUTHBEARER; under TLS only): user ${tokenUser}, token ${token}`,
+    ...oauth2Commands(playground.hostname, playground, playground.caPath, tokenUser)
+      .map((command) => `  ${command}`),
+    `  (or SMTP_OAUTH2_TOKEN=${token} and --allow-env=SMTP_OAUTH2_TOKEN before login.ts)`,
+  ];
   const provider = playground.tlsPort !== undefined && playground.submissionPort !== undefined
     ? [
       "Provider mode, as a mail provider's ports 465 and 587 (sending needs AUTH, under TLS):",
@@ -148,6 +187,7 @@ export function banner(playground: Playground, users: Record<string, string>): s
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
     ...provider,
+    ...oauth2,
     ...(playground.webUrl
       ? [`Mail and sessions on the web: ${playground.webUrl} (JSON: ${playground.webUrl}api/)`]
       : []),
@@ -207,6 +247,7 @@ export async function main(args: string[]): Promise<number> {
         host: { type: "string", default: "127.0.0.1" },
         data: { type: "string", default: DEFAULT_DATA },
         user: { type: "string", multiple: true, default: [] },
+        token: { type: "string", multiple: true, default: [] },
         provider: { type: "boolean" },
         "tls-port": { type: "string" },
         "submission-port": { type: "string" },
@@ -242,6 +283,7 @@ export async function main(args: string[]): Promise<number> {
     }
     const hostname = values.host === "localhost" ? "127.0.0.1" : values.host;
     const users = parseUsers(values.user);
+    const tokens = parseTokens(values.token);
     const starttls = !values["no-starttls"];
     const size = values.size === undefined
       ? undefined
@@ -262,6 +304,7 @@ export async function main(args: string[]): Promise<number> {
       hostname,
       dataDir: values.data,
       users,
+      tokens,
       log,
       provider,
       failures,
@@ -301,7 +344,7 @@ export async function main(args: string[]): Promise<number> {
     }
     return 1;
   }
-  banner(playground, options.users).forEach((line) => console.log(line));
+  banner(playground, options.users, options.tokens).forEach((line) => console.log(line));
 
   await new Promise<void>((resolve) => {
     const stop = () => {

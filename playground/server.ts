@@ -42,6 +42,7 @@ import type {
   SMTPServerAuthentication,
   SMTPServerAuthenticationResponse,
   SMTPServerDataStream,
+  SMTPServerOptions,
   SMTPServerSession,
 } from "smtp-server";
 import type { AddressInfo } from "node:net";
@@ -51,6 +52,7 @@ import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
 import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
 import type { WebServer } from "./web.ts";
 import { type FailureTable, NO_FAILURES } from "./failures.ts";
+import { checkToken, DEFAULT_TOKENS, OAUTH2_METHODS } from "./oauth.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -70,6 +72,11 @@ export const DEFAULT_TLS_PORT = 2465;
  */
 export const DEFAULT_SUBMISSION_PORT = 2527;
 
+/** The book's three mechanisms, then XOAUTH2 and OAUTHBEARER, offered under TLS only (oauth.ts). */
+const AUTH_METHODS = ["PLAIN", "LOGIN", "CRAM-MD5", ...OAUTH2_METHODS] as SMTPServerOptions[
+  "authMethods"
+];
+
 /** Options for {@link startPlayground}. */
 export interface PlaygroundOptions {
   /** The port to listen on; 0 picks a free one. Default 2525. */
@@ -80,6 +87,11 @@ export interface PlaygroundOptions {
   dataDir?: string;
   /** User names (lower case) and passwords. Default `{ brandon: "abc123" }`. */
   users?: Record<string, string>;
+  /**
+   * User names (lower case) and OAuth 2.0 practice tokens for XOAUTH2 and
+   * OAUTHBEARER, offered under TLS only. Default `{ brandon: "ya29.playground" }`.
+   */
+  tokens?: Record<string, string>;
   /** Called with one line per delivery or refusal; silent by default. */
   log?: (line: string) => void;
   /** How long `close()` waits for open sessions before cutting them, in ms. Default 1000. */
@@ -143,6 +155,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const hostname = options.hostname ?? "127.0.0.1";
   const dataDir = options.dataDir ?? ".playground";
   const users = options.users ?? DEFAULT_USERS;
+  const tokens = options.tokens ?? DEFAULT_TOKENS;
   const log = options.log ?? (() => {});
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
@@ -163,7 +176,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
         hideSMTPUTF8: true, // the book's server does not offer it
-        authMethods: ["PLAIN", "LOGIN", "CRAM-MD5"],
+        authMethods: AUTH_METHODS,
         // The book's listener: AUTH optional and offered before STARTTLS too (login.ts never
         // says STARTTLS). A provider's: AUTH required, and only under TLS.
         authOptional: listener === "book",
@@ -175,7 +188,12 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         logger: false,
         closeTimeout: options.closeTimeout ?? 1000,
         checkRecipient: (address) => checkRecipient(address, users),
-        onAuth: (auth, _session, callback) => callback(...checkLogin(auth, users)),
+        onAuth: (auth, _session, callback) =>
+          callback(
+            ...(OAUTH2_METHODS.includes(auth.method)
+              ? checkToken(auth, tokens)
+              : checkLogin(auth, users)),
+          ),
         onRcptTo: (address: SMTPServerAddress, session, callback) => {
           const problem = checkRecipient(address.address, users);
           if (problem) {
