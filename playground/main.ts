@@ -32,7 +32,7 @@ const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--
   "[--user name:password]... [--token user:token]... " +
   "[--provider [--tls-port N] [--submission-port N]] " +
   "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
-  "[--web-port N | --no-web]";
+  "[--auth-methods LIST|none] [--web-port N | --no-web]";
 
 /** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
 export const DEFAULT_WEB_PORT = 8025;
@@ -74,6 +74,9 @@ const HELP = [
   "  --fail-seed N         the seed of the percentages, for repeatable runs",
   "  --no-starttls         do not offer STARTTLS (the book's listener)",
   `  --size N              the SIZE offered and enforced (default ${MAX_MESSAGE_SIZE}, at most that)`,
+  "  --auth-methods LIST   the AUTH mechanisms offered, from PLAIN, LOGIN, CRAM-MD5,",
+  "                        DIGEST-MD5 (offered, never accepted), XOAUTH2, OAUTHBEARER (under",
+  "                        TLS only); comma-separated, or none for no AUTH",
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -203,6 +206,25 @@ function failureLines(playground: Playground): string[] {
   return [`Failing on purpose (--fail-seed ${playground.failures?.seed}): ${rules.join(", ")}`];
 }
 
+/** The mechanisms `--auth-methods` may name. */
+const AUTH_METHODS = ["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "XOAUTH2", "OAUTHBEARER"];
+
+/** Reads `--auth-methods LIST|none` (undefined: the default); throws a usage error. */
+function authMethodList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.toLowerCase() === "none") return [];
+  const methods = value.split(",").map((method) => method.trim().toUpperCase());
+  const unknown = methods.find((method) => !AUTH_METHODS.includes(method));
+  if (unknown !== undefined) {
+    throw new Error(
+      `--auth-methods takes none or a list from ${AUTH_METHODS.join(",")}, not ${
+        JSON.stringify(unknown)
+      }`,
+    );
+  }
+  return methods;
+}
+
 /** Reads a whole number option from 0 to `max`; throws a usage error otherwise. */
 function wholeNumber(option: string, value: string, max: number): number {
   const number = Number(value);
@@ -257,6 +279,7 @@ export async function main(args: string[]): Promise<number> {
         "fail-seed": { type: "string" },
         "no-starttls": { type: "boolean" },
         size: { type: "string" },
+        "auth-methods": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -291,7 +314,12 @@ export async function main(args: string[]): Promise<number> {
     const seed = values["fail-seed"] === undefined
       ? undefined
       : wholeNumber("--fail-seed", values["fail-seed"], 0xffffffff);
-    const failures = FailureTable.parse(values.fail, { seed, starttls });
+    const authMethods = authMethodList(values["auth-methods"]);
+    const failures = FailureTable.parse(values.fail, {
+      seed,
+      starttls,
+      auth: authMethods?.length !== 0,
+    });
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -310,6 +338,7 @@ export async function main(args: string[]): Promise<number> {
       failures,
       starttls,
       size,
+      authMethods,
     };
   } catch (error) {
     console.error(`playground: ${(error as Error).message}`);
@@ -345,6 +374,16 @@ export async function main(args: string[]): Promise<number> {
     return 1;
   }
   banner(playground, options.users, options.tokens).forEach((line) => console.log(line));
+  const changes = [
+    ...options.starttls ? [] : ["no STARTTLS"],
+    ...options.size === undefined ? [] : [`SIZE ${options.size}`],
+    ...options.authMethods === undefined
+      ? []
+      : [options.authMethods.length ? `AUTH ${options.authMethods.join(" ")}` : "no AUTH"],
+  ];
+  if (changes.length) {
+    console.log(`Unlike the book's server, this one offers: ${changes.join(", ")}`);
+  }
 
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -114,6 +114,12 @@ export interface PlaygroundOptions {
   starttls?: boolean;
   /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
   size?: number;
+  /**
+   * The AUTH mechanisms the book's listener offers (default PLAIN, LOGIN,
+   * CRAM-MD5, and the OAuth 2.0 ones under TLS; `--auth-methods`); empty: no
+   * AUTH at all.
+   */
+  authMethods?: string[];
 }
 
 /** A running playground. */
@@ -170,13 +176,22 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
         size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        // Without STARTTLS the command is unknown too, as on a server that has no TLS.
         hideSTARTTLS: listener === "book" && options.starttls === false,
+        disabledCommands: listener === "book"
+          ? [
+            ...options.starttls === false ? ["STARTTLS"] : [],
+            ...options.authMethods?.length === 0 ? ["AUTH"] : [],
+          ]
+          : [],
         failures: () => failures.session(++sessions),
         maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
         hideSMTPUTF8: true, // the book's server does not offer it
-        authMethods: AUTH_METHODS,
+        authMethods: listener === "book" && options.authMethods?.length
+          ? options.authMethods as SMTPServerOptions["authMethods"]
+          : AUTH_METHODS,
         // The book's listener: AUTH optional and offered before STARTTLS too (login.ts never
         // says STARTTLS). A provider's: AUTH required, and only under TLS.
         authOptional: listener === "book",
