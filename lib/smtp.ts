@@ -42,6 +42,7 @@ import { encodeData } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
 import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
+import { maskAuthLine } from "./mask.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -761,9 +762,8 @@ export class SMTP {
    * the transcript as `********`.
    */
   async #secretCommand(...words: string[]): Promise<SMTPReply> {
-    const secret = words.length - 1;
-    const shown = words.map((word, i) => i === secret ? "********" : word).join(" ");
-    await this.#putcmd(words.join(" "), shown);
+    const line = words.join(" ");
+    await this.#putcmd(line, maskAuthLine(line, words.length === 1));
     return this.#pair(await this.#getreply("command"));
   }
 
