@@ -228,4 +228,11 @@ export async function main(): Promise<number> {
   return failures === 0 ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  // --failures: the README's "Practise the failures" table, every row run (playground/practice.ts).
+  Deno.exit(
+    Deno.args.includes("--failures")
+      ? await (await import("./playground/practice.ts")).demoFailures(import.meta.dirname!)
+      : await main(),
+  );
+}

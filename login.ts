@@ -15,12 +15,16 @@
  * deno run -N login.ts --starttls smtp.example.com:587 sender@example.com brandon@example.com
  * ```
  *
+ * With `--oauth2` it takes an OAuth 2.0 access token instead of a password
+ * (from `SMTP_OAUTH2_TOKEN` when Deno may read it, else a prompt), for the
+ * providers that turn password AUTH off; only with `--starttls` or `--tls`.
+ *
  * @module
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
 import { explain } from "./lib/hints.ts";
-import { EXIT_INTERRUPTED, getpass, input, Interrupted } from "./lib/prompt.ts";
+import { EXIT_INTERRUPTED, getpass, input, Interrupted, oauth2Token } from "./lib/prompt.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP, SMTPException } from "./lib/smtp.ts";
 
@@ -46,16 +50,23 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const { fromaddr, toaddrs } = command;
   const message = messageTemplate(toaddrs, fromaddr);
 
+  // With --oauth2 the secret is an OAuth 2.0 access token, not a password.
+  const ask = io.getpass ?? getpass;
   let username: string | null, password: string | null;
   try {
     username = await (io.input ?? input)("Enter username: ");
-    password = username === null ? null : await (io.getpass ?? getpass)("Enter password: ");
+    password = username === null
+      ? null
+      : command.oauth2
+      ? await oauth2Token(ask)
+      : await ask("Enter password: ");
   } catch (error) {
     if (error instanceof Interrupted) return EXIT_INTERRUPTED; // Ctrl-C
     throw error;
   }
   if (username === null || password === null) {
-    (io.printError ?? console.error)(`${PROG}: end of input before a user name and password`);
+    const secret = command.oauth2 ? "token" : "password";
+    (io.printError ?? console.error)(`${PROG}: end of input before a user name and ${secret}`);
     return 1;
   }
 
@@ -63,7 +74,9 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   try {
     connection = await openConnection(command, io);
     try {
-      await connection.login(username, password);
+      await (command.oauth2
+        ? connection.loginOAuth2(username, password)
+        : connection.login(username, password));
     } catch (error) {
       if (!(error instanceof SMTPException)) throw error;
       connection.close();

@@ -32,10 +32,17 @@ export function requireStrings(
   value.forEach((item, i) => requireString(method, `${name}[${i}]`, item));
 }
 
-/** Throws unless `value` is a string or a `Uint8Array`. */
+/**
+ * Throws unless `value` is a string, a `Uint8Array` or a `ReadableStream`
+ * that no one has locked (a reader already taken).
+ */
 export function requireMessage(method: string, name: string, value: unknown): void {
+  if (value instanceof ReadableStream) {
+    if (value.locked) throw new TypeError(`${method}(): ${name} is a locked ReadableStream`);
+    return;
+  }
   if (typeof value !== "string" && !(value instanceof Uint8Array)) {
-    throw wrongType(method, name, "a string or a Uint8Array", value);
+    throw wrongType(method, name, "a string, a Uint8Array or a ReadableStream", value);
   }
 }
 

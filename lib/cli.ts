@@ -53,9 +53,12 @@ export interface CommandLine {
   toaddrs: string[];
   /**
    * What to pass to `SMTP.connect`: `--timeout` (as milliseconds), `--tls`
-   * (`tls`), `--starttls` (`requireTls`), `--pipelining` (`pipelining`).
+   * (`tls`), `--starttls` (`requireTls`), `--pipelining` (`pipelining`),
+   * `--chunking` (`chunking`).
    */
   options: SMTPOptions;
+  /** `--oauth2` (login.ts only): an OAuth 2.0 access token instead of a password. */
+  oauth2?: boolean;
 }
 
 /** The pointer to the help, on stderr after the book's usage line (which stays as the book's). */
@@ -68,7 +71,7 @@ export const MAX_TIMEOUT_SECONDS = Math.floor(MAX_TIMEOUT / 1000);
 
 /**
  * Reads `PROG server fromaddr toaddr [toaddr...]` and the options
- * `--timeout SECONDS`, `--tls`, `--starttls`, `--pipelining` and `-h`,
+ * `--timeout SECONDS`, `--tls`, `--starttls`, `--pipelining`, `--chunking` and `-h`,
  * anywhere among the arguments (`--` ends the options). Returns the exit
  * status instead when there is nothing to send: 0 after help, 2 after a
  * usage error (the usage line goes to stdout, as in the book; `word` is the
@@ -104,6 +107,7 @@ export function parseCommandLine(
 
   const positionals: string[] = [];
   const options: SMTPOptions = {};
+  let oauth2 = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -149,6 +153,13 @@ export function parseCommandLine(
       case "--pipelining":
         options.pipelining = true;
         break;
+      case "--oauth2":
+        if (prog !== "login.ts") return usageError(`unknown option '${arg}'`);
+        oauth2 = true;
+        break;
+      case "--chunking":
+        options.chunking = true;
+        break;
       default:
         return usageError(`unknown option '${arg}'`);
     }
@@ -168,7 +179,8 @@ export function parseCommandLine(
       `${(error as Error).message}: a server is host, host:port or [v6addr]:port, port 1 to 65535`,
     );
   }
-  return { prog, server, fromaddr, toaddrs, options: { ...options, ...io.smtp } };
+  const parsed = { prog, server, fromaddr, toaddrs, options: { ...options, ...io.smtp } };
+  return oauth2 ? { ...parsed, oauth2 } : parsed;
 }
 
 /** Deno's options that take the next argument as their value. */
@@ -309,6 +321,10 @@ function help(prog: string, usage: string): string[] {
       : "  --starttls         EHLO, STARTTLS (required), EHLO, then this script's steps",
     "  --pipelining       MAIL, RCPT and DATA in one write when the server offers",
     "                     PIPELINING (RFC 2920)",
+    "  --chunking         the message as BDAT chunks when the server offers CHUNKING",
+    "                     (RFC 3030), else DATA; with --pipelining, not waiting",
+    "                     for each chunk's reply",
+    ...(prog === "login.ts" ? OAUTH2_OPTION : []),
     "  -h, --help         show this help",
     "",
     "Deno's own options go before the script name (-N: network only; --cert FILE:",
@@ -316,7 +332,28 @@ function help(prog: string, usage: string): string[] {
     `  deno run -N ${prog} 127.0.0.1:2525 sender@example.com brandon@example.com`,
     `  deno run -N ${prog} --starttls smtp.example.com:587 sender@example.com brandon@example.com`,
     "",
+    ...(prog === "login.ts" ? OAUTH2_HELP : []),
     "Exit status:",
     ...exitStatuses(prog),
   ];
 }
+
+/** login.ts's `--oauth2` line among the options. */
+const OAUTH2_OPTION = [
+  "  --oauth2           an OAuth 2.0 access token instead of a password (XOAUTH2 or",
+  "                     OAUTHBEARER), from SMTP_OAUTH2_TOKEN or 'Enter OAuth 2.0",
+  "                     access token: '; only with --starttls or --tls",
+];
+
+/** How to get a token for `--oauth2`, without writing an OAuth client. */
+const OAUTH2_HELP = [
+  "A token for --oauth2 (Gmail, Microsoft 365) needs no OAuth client of your own:",
+  "the provider's tool or a device-code flow gives one (Google's oauth2l, or one",
+  "of Microsoft's MSAL device-code samples), for the scope https://mail.google.com/",
+  "(Google) or https://outlook.office.com/SMTP.Send with offline_access",
+  "(Microsoft). The user name is the account's address. Tokens last about an hour.",
+  "To skip the prompt, set SMTP_OAUTH2_TOKEN and let Deno read it:",
+  "  SMTP_OAUTH2_TOKEN=... deno run -N --allow-env=SMTP_OAUTH2_TOKEN login.ts --oauth2 \\",
+  "    --starttls smtp.gmail.com:587 you@gmail.com friend@example.org",
+  "",
+];

@@ -117,6 +117,12 @@ export function hostPort(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** `[127.0.0.1]` or `[IPv6:::1]`: this end's address, for EHLO. */
+export function addressLiteral(addr: Deno.Addr): string {
+  if (addr.transport !== "tcp" && addr.transport !== "udp") return "[127.0.0.1]";
+  return addr.hostname.includes(":") ? `[IPv6:${addr.hostname}]` : `[${addr.hostname}]`;
+}
+
 /** The timeout of `step` in milliseconds, clamped to what the runtime's timers allow. */
 export function timeoutOf(step: Step, timeout?: number): number {
   const ms = timeout ?? DEFAULT_TIMEOUTS[step];
@@ -134,6 +140,7 @@ export class Connection {
   #reader: ReplyReader;
   #options: ConnectionOptions;
   #tls: boolean;
+  #written = 0;
 
   private constructor(
     conn: Deno.Conn,
@@ -197,6 +204,11 @@ export class Connection {
     return this.#open().localAddr;
   }
 
+  /** How many bytes the socket has taken since the connection was made. */
+  get bytesWritten(): number {
+    return this.#written;
+  }
+
   /** How many bytes have been received but not yet read as a reply. */
   get buffered(): number {
     return this.#reader.buffered;
@@ -225,7 +237,11 @@ export class Connection {
     const conn = this.#open();
     await this.#withDeadline(step, "sending to the server", async () => {
       try {
-        for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+        for (let at = 0; at < bytes.length;) {
+          const n = await conn.write(bytes.subarray(at));
+          at += n;
+          this.#written += n;
+        }
       } catch (error) {
         this.close();
         throw new SMTPServerDisconnected(`Connection lost while sending: ${messageOf(error)}`);

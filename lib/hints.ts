@@ -17,7 +17,8 @@
 
 import { type CommandLine, denoCommand, type ScriptIO } from "./cli.ts";
 import { hostPort } from "./conn.ts";
-import { IMPLICIT_TLS_PORT, parseServer, type SMTP, type SMTPOptions } from "./smtp.ts";
+import { IMPLICIT_TLS_PORT, parseServer, type SMTP } from "./smtp.ts";
+import { OAUTH2_PLAINTEXT } from "./oauth.ts";
 
 /** The playground's ports (`playground/server.ts`): book mode, implicit TLS, submission. */
 export const PLAYGROUND_PORTS: readonly number[] = [2525, 2465, 2527];
@@ -78,7 +79,7 @@ export function hintFor(
         : "If you have that CA's certificate (PEM), give it to Deno before the script name:",
       `  ${
         denoCommand(prog, ["--cert", ca ?? "FILE"], [
-          ...flagsOf(options),
+          ...flagsOf(command),
           server,
           fromaddr,
           ...toaddrs,
@@ -117,6 +118,16 @@ export function hintFor(
     return [
       "the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
       ...suggestion(command, "--starttls"),
+    ];
+  }
+  if (message.startsWith(OAUTH2_PLAINTEXT) && connection !== undefined) {
+    const flag = connection.hasExtn("starttls") ? "--starttls" : "--tls";
+    return [
+      flag === "--starttls"
+        ? "an OAuth 2.0 token goes only over TLS, and the server offers STARTTLS. Try --starttls:"
+        : "an OAuth 2.0 token goes only over TLS, and the server offers no STARTTLS: if it " +
+          "speaks TLS from the first byte (port 465), try --tls:",
+      ...suggestion(command, flag),
     ];
   }
   return [];
@@ -163,9 +174,9 @@ export function greetingNotice(command: CommandLine): string {
  * otherwise a second line asks to give Deno's options again.
  */
 function suggestion(command: CommandLine, flag: string): string[] {
-  const { prog, server, fromaddr, toaddrs, options } = command;
+  const { prog, server, fromaddr, toaddrs } = command;
   const ca = playgroundCa(server);
-  const args = [flag, ...flagsOf(options), server, fromaddr, ...toaddrs];
+  const args = [flag, ...flagsOf(command), server, fromaddr, ...toaddrs];
   return [
     `  ${denoCommand(prog, ca ? ["--cert", ca] : [], args)}`,
     ...(ca ? [] : [
@@ -204,13 +215,15 @@ function portOf(server: string): number {
   }
 }
 
-/** The listing flags in `options`, to repeat them in a suggested command. */
-function flagsOf(options: SMTPOptions): string[] {
+/** The listing's flags, to repeat them in a suggested command. */
+function flagsOf({ options, oauth2 }: CommandLine): string[] {
   return [
+    ...(oauth2 ? ["--oauth2"] : []),
     ...(options.tls ? ["--tls"] : []),
     ...(options.requireTls ? ["--starttls"] : []),
     ...(options.timeout !== undefined ? ["--timeout", String(options.timeout / 1000)] : []),
     ...(options.pipelining ? ["--pipelining"] : []),
+    ...(options.chunking ? ["--chunking"] : []),
   ];
 }
 

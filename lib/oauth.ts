@@ -68,6 +68,10 @@ export interface OAuth2Session {
   close(): void;
 }
 
+/** How the refusal to send a token in plain text starts (the listings' hint looks for it). */
+export const OAUTH2_PLAINTEXT =
+  "The connection is not under TLS: refusing to send an OAuth 2.0 token";
+
 /** What the transcript shows in place of a secret (the rule is lib/mask.ts's). */
 export { MASK };
 
@@ -269,7 +273,7 @@ export async function loginOAuth2(
   if (!session.isTls && !options?.allowPlaintext) {
     session.close();
     throw new SMTPNotSupportedError(
-      "The connection is not under TLS: refusing to send an OAuth 2.0 token in plain text " +
+      `${OAUTH2_PLAINTEXT} in plain text ` +
         "(STARTTLS or TLS first, or allowPlaintext for a test server); " +
         "the connection is closed and nothing more was sent",
     );

@@ -88,8 +88,9 @@ export async function getpass(prompt: string): Promise<string | null> {
   }
   // Where the person can see it, even when stdout goes to a file.
   const screen = Deno.stdout.isTerminal() ? Deno.stdout : Deno.stderr;
-  screen.writeSync(encoder.encode(prompt));
+  // Echo off before the prompt shows, or keys typed at once could be echoed (as getpass does).
   Deno.stdin.setRaw(true);
+  screen.writeSync(encoder.encode(prompt));
   // A SIGINT from elsewhere (kill -INT) must not leave the terminal raw.
   const onSignal = () => {
     Deno.stdin.setRaw(false);
@@ -118,4 +119,23 @@ export async function getpass(prompt: string): Promise<string | null> {
     screen.writeSync(encoder.encode("\n"));
   }
   return decoder.decode(new Uint8Array(typed));
+}
+
+/** The environment variable `login.ts --oauth2` reads the token from. */
+export const TOKEN_VARIABLE = "SMTP_OAUTH2_TOKEN";
+
+/**
+ * The OAuth 2.0 token for `login.ts --oauth2`: {@link TOKEN_VARIABLE} when
+ * Deno may read it (`--allow-env=SMTP_OAUTH2_TOKEN`; asked with
+ * `querySync`, so Deno never prompts) and it is set, else `ask` (a
+ * no-echo prompt); null at end of input. Spaces around it are dropped: a
+ * token holds none.
+ */
+export async function oauth2Token(
+  ask: (prompt: string) => Promise<string | null>,
+): Promise<string | null> {
+  const permission = Deno.permissions.querySync({ name: "env", variable: TOKEN_VARIABLE });
+  const value = permission.state === "granted" ? Deno.env.get(TOKEN_VARIABLE)?.trim() : undefined;
+  if (value) return value;
+  return (await ask("Enter OAuth 2.0 access token: "))?.trim() ?? null;
 }

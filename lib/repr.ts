@@ -65,3 +65,14 @@ export function pyBytesRepr(bytes: Uint8Array): string {
   parts.push(quote);
   return parts.join("");
 }
+
+/** Python's `datetime.now().time()`, for the transcript's time stamps: `13:45:07.123456`. */
+export function timeOfDay(): string {
+  const now = performance.timeOrigin + performance.now();
+  const date = new Date(now);
+  const micros = Math.floor((now % 1000) * 1000);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${
+    pad(micros, 6)
+  }`;
+}

@@ -90,13 +90,19 @@ function watchGreeting(
  * data). The message is the server's by then (RFC 5321 section 6.1), so a
  * QUIT that fails (the server hangs up, stays silent, resets) is a notice
  * on stderr, not a failure: the listing still exits 0, and a caller that
- * retries on failure does not send the message twice.
+ * retries on failure does not send the message twice. With `--chunking`
+ * and no CHUNKING on offer, a notice first says the message went by DATA.
  */
 export async function quitAfterSending(
   command: CommandLine,
   connection: SMTP,
   io: ScriptIO = {},
 ): Promise<void> {
+  if (command.options.chunking && !connection.hasExtn("chunking")) {
+    (io.printError ?? console.error)(
+      `${command.prog}: the server does not offer CHUNKING: the message went by DATA`,
+    );
+  }
   try {
     await connection.quit();
   } catch (error) {

@@ -37,8 +37,15 @@ import {
 } from "./auth.ts";
 import { requireMessage, requireOptions, requireString, requireStrings } from "./arguments.ts";
 import * as chunking from "./bdat.ts";
-import { Connection, type Dialer, type Step, type TlsDialer, type TlsUpgrader } from "./conn.ts";
-import { encodeData } from "./data.ts";
+import {
+  addressLiteral,
+  Connection,
+  type Dialer,
+  type Step,
+  type TlsDialer,
+  type TlsUpgrader,
+} from "./conn.ts";
+import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
 import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
@@ -56,7 +63,8 @@ import {
 } from "./errors.ts";
 import type { SMTPReply } from "./errors.ts";
 import type { Reply } from "./reply.ts";
-import { pyBytesRepr, pyRepr } from "./repr.ts";
+import { pyBytesRepr, pyRepr, timeOfDay } from "./repr.ts";
+import { cancelMessage, type Message, writeMessage } from "./stream.ts";
 
 export * from "./errors.ts";
 export {
@@ -70,6 +78,7 @@ export {
   type TlsUpgrader,
 } from "./conn.ts";
 export type { Mechanism } from "./auth.ts";
+export type { Message } from "./stream.ts";
 export type { OAuth2Options } from "./oauth.ts";
 export { BDAT_CHUNK_SIZE } from "./bdat.ts";
 
@@ -367,15 +376,24 @@ export class SMTP {
 
   /**
    * Says DATA and, after 354, sends the message: line endings made CRLF,
-   * lines starting with `.` dot-stuffed, ended by `.`, all in one write.
-   * Throws `SMTPDataError` when DATA is not answered with 354, or on 421.
+   * lines starting with `.` dot-stuffed, ended by `.`, written in pieces of
+   * at most 128 KiB (a small message in one write). A stream is read a
+   * chunk at a time, each once the socket took the one before (see
+   * {@link SMTP.sendmail} for what a failure does to it). Throws
+   * `SMTPDataError` when DATA is not answered with 354 (the stream is then
+   * cancelled unread), or on 421.
    */
-  async data(msg: string | Uint8Array): Promise<SMTPReply> {
-    const { payload } = encodeData(msg);
-    await this.#putcmd("data");
-    const [code, message] = await this.#dataStartReply();
-    if (code !== 354) throw new SMTPDataError(code, message);
-    const end = await this.#sendData(payload);
+  async data(msg: Message): Promise<SMTPReply> {
+    requireMessage("data", "msg", msg);
+    try {
+      await this.#putcmd("data");
+      const [code, message] = await this.#dataStartReply();
+      if (code !== 354) throw new SMTPDataError(code, message);
+    } catch (error) {
+      cancelMessage(msg, error);
+      throw error;
+    }
+    const end = await this.#sendData(msg);
     if (end.code === 421) throw new SMTPDataError(end.code, end.message);
     return [end.code, end.message];
   }
@@ -518,17 +536,49 @@ export class SMTP {
    *
    * With `chunking` and CHUNKING on offer the message goes as BDAT chunks
    * (see {@link bdat}); `BODY=BINARYMIME` among `mailOptions` needs them.
+   *
+   * `msg` may be a `ReadableStream<Uint8Array>` (a file's `readable`, a
+   * `fetch` body), sent in bounded memory: each chunk is read once the
+   * socket took the one before. Its size is not known, so no `size=` is
+   * added: pass `SIZE=n` in `mailOptions` to declare it. It cannot be
+   * scanned for 8-bit bytes in advance, so `BODY=8BITMIME` is added
+   * whenever the server offers 8BITMIME. On a failure:
+   * - the sender, every recipient, or DATA refused (or any error before
+   *   the message): the stream is cancelled unread;
+   * - the connection lost while sending: the stream is cancelled, and the
+   *   error says how many of the message's bytes had been sent;
+   * - the stream itself errors: the connection is closed without the final
+   *   `.`, so the server discards what it got, and the stream's error is
+   *   thrown.
+   *
+   * A stream goes by DATA even with `chunking` (so not with BINARYMIME).
    */
   async sendmail(
     fromAddr: string,
     toAddrs: string | string[],
-    msg: string | Uint8Array,
+    msg: Message,
+    mailOptions?: string[],
+    rcptOptions?: string[],
+  ): Promise<Map<string, SMTPReply>> {
+    requireMessage("sendmail", "msg", msg);
+    try {
+      return await this.#sendmail(fromAddr, toAddrs, msg, mailOptions, rcptOptions);
+    } catch (error) {
+      cancelMessage(msg, error); // a stream not begun yet
+      throw error;
+    }
+  }
+
+  /** {@link sendmail}'s work; a stream it has begun reading it cancels itself. */
+  async #sendmail(
+    fromAddr: string,
+    toAddrs: string | string[],
+    msg: Message,
     mailOptions?: string[],
     rcptOptions?: string[],
   ): Promise<Map<string, SMTPReply>> {
     requireString("sendmail", "fromAddr", fromAddr);
     if (typeof toAddrs !== "string") requireStrings("sendmail", "toAddrs", toAddrs, false);
-    requireMessage("sendmail", "msg", msg);
     requireStrings("sendmail", "mailOptions", mailOptions);
     requireStrings("sendmail", "rcptOptions", rcptOptions);
     const recipients = typeof toAddrs === "string" ? [toAddrs] : toAddrs;
@@ -536,14 +586,19 @@ export class SMTP {
     const onTheWire = [fromAddr, ...recipients].map(quoteaddr);
     await this.ehloOrHeloIfNeeded();
 
+    const stream = msg instanceof ReadableStream;
+    if (stream && chunking.asksForBinary(mailOptions ?? [])) {
+      throw new SMTPNotSupportedError("BODY=BINARYMIME needs BDAT, and a stream goes by DATA");
+    }
     const { chunked, binary } = chunking.choose(
       this.#options,
-      this.hasExtn("chunking"),
+      this.hasExtn("chunking") && !stream,
       mailOptions,
     );
-    const encoded = chunked ? chunking.encodeChunked(msg, binary) : encodeData(msg);
+    const encoded = chunked ? chunking.encodeChunked(msg as string | Uint8Array, binary) : null;
+    const measured = encoded ?? (stream ? null : measureMessage(msg));
     const own: string[] = [];
-    if (this.doesEsmtp && this.hasExtn("size")) own.push(`size=${encoded.size}`);
+    if (measured && this.doesEsmtp && this.hasExtn("size")) own.push(`size=${measured.size}`);
     // What counts is the address on the wire: a display name stays in the headers.
     const international = onTheWire.find((address) => NON_ASCII.test(address));
     if (international !== undefined) {
@@ -556,7 +611,8 @@ export class SMTP {
       }
       own.push("SMTPUTF8");
     }
-    if (encoded.eightBit && !binary) {
+    if (stream && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
+    if (measured?.eightBit && !binary) {
       if (!this.hasExtn("8bitmime")) {
         throw new SMTPNotSupportedError(
           "The message is not ASCII and the server does not offer 8BITMIME",
@@ -580,7 +636,7 @@ export class SMTP {
     const pipelined = this.#options.pipelining && this.hasExtn("pipelining");
     let chunksEnd: SMTPReply | null = null;
     if (chunked && pipelined) {
-      const chunks = this.#chunks(encoded.payload);
+      const chunks = this.#chunks(encoded!.payload);
       chunksEnd = await chunking.pipelineChunks(this.#chunkWire(), commands, envelope, chunks);
     } else if (pipelined) {
       await this.#envelopeInOneWrite(commands, envelope);
@@ -590,13 +646,13 @@ export class SMTP {
     const failure = envelope.failure();
     if (failure !== null) {
       // DATA accepted after all: end it at once with no message (RFC 2920 section 3.1).
-      if (envelope.dataStarted) await this.#sendData(END_OF_DATA);
+      if (envelope.dataStarted) await this.#sendData(null);
       if (!(failure instanceof SMTPDataError)) await this.#abort();
       throw failure;
     }
     const [code, message] = !chunked
-      ? this.#pair(await this.#sendData(encoded.payload))
-      : chunksEnd ?? await chunking.sendChunks(this.#chunkWire(), this.#chunks(encoded.payload));
+      ? this.#pair(await this.#sendData(msg))
+      : chunksEnd ?? await chunking.sendChunks(this.#chunkWire(), this.#chunks(encoded!.payload));
     if (code !== 250) {
       await this.#abort();
       throw new SMTPDataError(code, message);
@@ -670,10 +726,22 @@ export class SMTP {
     return [start.code, start.message];
   }
 
-  /** Writes the encoded message (after 354) and reads the reply to its end. */
-  async #sendData(payload: Uint8Array): Promise<Reply> {
-    this.#debug("send:", () => pyBytesRepr(payload));
-    await this.#conn.write(payload, "dataBlock");
+  /**
+   * Writes the message encoded (after 354), or with null just the `.` line,
+   * and reads the reply to its end.
+   */
+  async #sendData(msg: Message | null): Promise<Reply> {
+    const conn = this.#conn;
+    const write = (bytes: Uint8Array) => {
+      this.#debug("send:", () => pyBytesRepr(bytes));
+      return conn.write(bytes, "dataBlock");
+    };
+    if (msg === null) await write(END_OF_DATA);
+    else {await writeMessage(msg, {
+        write,
+        written: () => conn.bytesWritten,
+        abort: () => this.close(),
+      });}
     const end = await this.#getreply("dataEnd");
     this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
     return end;
@@ -848,23 +916,6 @@ function rcptCommand(recipient: string, options: string[]): string {
   return `rcpt TO:${quoteaddr(recipient)}${optionList(options)}`;
 }
 
-/** `[127.0.0.1]` or `[IPv6:::1]`: this end's address, for EHLO. */
-function addressLiteral(addr: Deno.Addr): string {
-  if (addr.transport !== "tcp" && addr.transport !== "udp") return "[127.0.0.1]";
-  return addr.hostname.includes(":") ? `[IPv6:${addr.hostname}]` : `[${addr.hostname}]`;
-}
-
 function optionList(options: string[]): string {
   return options.length ? " " + options.join(" ") : "";
-}
-
-/** Python's `datetime.now().time()`: `13:45:07.123456`. */
-function timeOfDay(): string {
-  const now = performance.timeOrigin + performance.now();
-  const date = new Date(now);
-  const micros = Math.floor((now % 1000) * 1000);
-  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  return `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${
-    pad(micros, 6)
-  }`;
 }

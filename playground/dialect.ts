@@ -25,6 +25,8 @@ import { type FailureSession, NO_FAILURES, type Step } from "./failures.ts";
 import { RecordedConnection } from "./recording.ts";
 import type { Recorder } from "./recorder.ts";
 import type { ListenerName } from "./model.ts";
+import type { Buffer } from "node:buffer";
+import { oauthAuthCommand, withoutOAuth } from "./oauth.ts";
 
 /** The EHLO keywords in the order Postfix lists them. */
 export const POSTFIX_EHLO_ORDER = [
@@ -213,6 +215,9 @@ export function postfixReply(
     return [503, "5.5.1 Error: already authenticated"];
   }
   if (code === 214) return [500, "5.5.2 Error: command not recognized"]; // Postfix has no HELP
+  if (code === 535 && text === "Error: Username and Password not accepted") {
+    return [535, refusals.authFailed().message]; // XOAUTH2's, after its JSON challenge
+  }
   if (code === 538) return [503, "5.5.1 Error: authentication not enabled"];
   if (code === 530) {
     return [
@@ -507,6 +512,10 @@ class PostfixConnection extends RecordedConnection {
       // smtp-server stops listing AUTH once the client has logged in; Postfix goes on.
       if (!data.some((line) => /^AUTH /i.test(line))) data = [...data, `AUTH ${methods.join(" ")}`];
     }
+    // XOAUTH2 and OAUTHBEARER only under TLS: the book's plain EHLO stays the page's.
+    if (code === 250 && context === false && Array.isArray(data) && !this.secure) {
+      data = withoutOAuth(data);
+    }
     const [postfixCode, lines] = postfixReply(code, data, {
       context,
       inTransaction: Boolean(this.session.envelope?.mailFrom),
@@ -514,6 +523,10 @@ class PostfixConnection extends RecordedConnection {
       enhancedCode: this._getEnhancedStatusCode(code, context),
     });
     super.send(postfixCode, lines, false);
+  }
+
+  override handler_AUTH(command: Buffer, callback: () => void): void {
+    if (!oauthAuthCommand(this, command, callback)) super.handler_AUTH(command, callback);
   }
 
   override handler_VRFY(command: { toString(): string }, callback: () => void): void {

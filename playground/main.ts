@@ -8,6 +8,7 @@
  * deno task playground --provider          # also 2465 (implicit TLS) and 2527 (submission)
  * deno task playground --tls-port 3465     # provider mode too, its TLS port moved
  * deno task playground --web-port 0        # the JSON API on any free port (--no-web: none)
+ * deno task playground --token alice:ya29.alice  # the OAuth 2.0 practice token
  * ```
  *
  * @module
@@ -25,11 +26,13 @@ import {
   type Playground,
   startPlayground,
 } from "./server.ts";
+import { DEFAULT_TOKENS, parseTokens } from "./oauth.ts";
 
 const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--data DIR] " +
-  "[--user name:password]... [--provider [--tls-port N] [--submission-port N]] " +
+  "[--user name:password]... [--token user:token]... " +
+  "[--provider [--tls-port N] [--submission-port N]] " +
   "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
-  "[--web-port N | --no-web] [--keep-sessions N]";
+  "[--auth-methods LIST|none] [--web-port N | --no-web] [--keep-sessions N]";
 
 /** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
 export const DEFAULT_WEB_PORT = 8025;
@@ -48,6 +51,11 @@ const HELP = [
   "                        playground then prints the command that has it)",
   "  --user NAME:PASSWORD  one more user who gets mail and may log in (repeatable;",
   "                        brandon:abc123 is always there)",
+  "  --token USER:TOKEN    the OAuth 2.0 practice token for XOAUTH2 and OAUTHBEARER,",
+  "                        offered under TLS only (repeatable; default",
+  `                        ${
+    Object.entries(DEFAULT_TOKENS)[0].join(":")
+  }, replaced by those given)`,
   "  --provider            also listen as a mail provider does: implicit TLS (like 465)",
   "                        and submission (like 587: STARTTLS, then AUTH); on both,",
   "                        sending needs AUTH",
@@ -68,6 +76,9 @@ const HELP = [
   "  --fail-seed N         the seed of the percentages, for repeatable runs",
   "  --no-starttls         do not offer STARTTLS (the book's listener)",
   `  --size N              the SIZE offered and enforced (default ${MAX_MESSAGE_SIZE}, at most that)`,
+  "  --auth-methods LIST   the AUTH mechanisms offered, from PLAIN, LOGIN, CRAM-MD5,",
+  "                        DIGEST-MD5 (offered, never accepted), XOAUTH2, OAUTHBEARER (under",
+  "                        TLS only); comma-separated, or none for no AUTH",
   "  --quiet               do not log each delivery",
   "  -h, --help            show this help",
 ];
@@ -104,6 +115,26 @@ export function providerCommands(
   ];
 }
 
+/**
+ * The commands that send with an OAuth 2.0 token (`login.ts --oauth2`): on
+ * the book's port after STARTTLS, and on provider mode's implicit-TLS port.
+ */
+export function oauth2Commands(
+  hostname: string,
+  ports: { port: number; tlsPort?: number },
+  caPath: string,
+  user = "brandon",
+): string[] {
+  const addresses = `sender@example.com ${user}@example.com`;
+  const login = `deno run -N --cert ${caPath} login.ts --oauth2`;
+  return [
+    `${login} --starttls ${serverArgument(hostname, ports.port)} ${addresses}`,
+    ...(ports.tlsPort === undefined
+      ? []
+      : [`${login} --tls ${serverArgument(hostname, ports.tlsPort)} ${addresses}`]),
+  ];
+}
+
 /** The command that lists a user's mailbox in `dataDir`. */
 export function mailCommand(dataDir: string, user: string): string {
   const data = resolve(dataDir) === resolve(DEFAULT_DATA) ? "" : ` --data ${shellWord(dataDir)}`;
@@ -116,9 +147,20 @@ export function shellWord(word: string): string {
 }
 
 /** What the server prints when it is up: what it offers and what to try. */
-export function banner(playground: Playground, users: Record<string, string>): string[] {
+export function banner(
+  playground: Playground,
+  users: Record<string, string>,
+  tokens: Record<string, string> = DEFAULT_TOKENS,
+): string[] {
   const server = serverArgument(playground.hostname, playground.port);
   const [user, password] = Object.entries(users)[0];
+  const [tokenUser, token] = Object.entries(tokens)[0];
+  const oauth2 = [
+    `OAuth 2.0 (XOAUTH2, OAUTHBEARER; under TLS only): user ${tokenUser}, token ${token}`,
+    ...oauth2Commands(playground.hostname, playground, playground.caPath, tokenUser)
+      .map((command) => `  ${command}`),
+    `  (or SMTP_OAUTH2_TOKEN=${token} and --allow-env=SMTP_OAUTH2_TOKEN before login.ts)`,
+  ];
   const provider = playground.tlsPort !== undefined && playground.submissionPort !== undefined
     ? [
       "Provider mode, as a mail provider's ports 465 and 587 (sending needs AUTH, under TLS):",
@@ -150,6 +192,7 @@ export function banner(playground: Playground, users: Record<string, string>): s
     ` (login.ts asks for a user name and password: ${user}, ${password}):`,
     ...listingCommands(server, playground.caPath, user).map((command) => `  ${command}`),
     ...provider,
+    ...oauth2,
     ...(playground.webUrl
       ? [`Mail and sessions on the web: ${playground.webUrl} (JSON: ${playground.webUrl}api/)`]
       : []),
@@ -163,6 +206,25 @@ function failureLines(playground: Playground): string[] {
   const rules = playground.failures?.describe() ?? [];
   if (rules.length === 0) return [];
   return [`Failing on purpose (--fail-seed ${playground.failures?.seed}): ${rules.join(", ")}`];
+}
+
+/** The mechanisms `--auth-methods` may name. */
+const AUTH_METHODS = ["PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5", "XOAUTH2", "OAUTHBEARER"];
+
+/** Reads `--auth-methods LIST|none` (undefined: the default); throws a usage error. */
+function authMethodList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value.toLowerCase() === "none") return [];
+  const methods = value.split(",").map((method) => method.trim().toUpperCase());
+  const unknown = methods.find((method) => !AUTH_METHODS.includes(method));
+  if (unknown !== undefined) {
+    throw new Error(
+      `--auth-methods takes none or a list from ${AUTH_METHODS.join(",")}, not ${
+        JSON.stringify(unknown)
+      }`,
+    );
+  }
+  return methods;
 }
 
 /** Reads a whole number option from 0 to `max`; throws a usage error otherwise. */
@@ -209,6 +271,7 @@ export async function main(args: string[]): Promise<number> {
         host: { type: "string", default: "127.0.0.1" },
         data: { type: "string", default: DEFAULT_DATA },
         user: { type: "string", multiple: true, default: [] },
+        token: { type: "string", multiple: true, default: [] },
         provider: { type: "boolean" },
         "tls-port": { type: "string" },
         "submission-port": { type: "string" },
@@ -219,6 +282,7 @@ export async function main(args: string[]): Promise<number> {
         "fail-seed": { type: "string" },
         "no-starttls": { type: "boolean" },
         size: { type: "string" },
+        "auth-methods": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -245,6 +309,7 @@ export async function main(args: string[]): Promise<number> {
     }
     const hostname = values.host === "localhost" ? "127.0.0.1" : values.host;
     const users = parseUsers(values.user);
+    const tokens = parseTokens(values.token);
     const starttls = !values["no-starttls"];
     const size = values.size === undefined
       ? undefined
@@ -252,7 +317,12 @@ export async function main(args: string[]): Promise<number> {
     const seed = values["fail-seed"] === undefined
       ? undefined
       : wholeNumber("--fail-seed", values["fail-seed"], 0xffffffff);
-    const failures = FailureTable.parse(values.fail, { seed, starttls });
+    const authMethods = authMethodList(values["auth-methods"]);
+    const failures = FailureTable.parse(values.fail, {
+      seed,
+      starttls,
+      auth: authMethods?.length !== 0,
+    });
     const log = values.quiet
       ? undefined
       : (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -268,11 +338,13 @@ export async function main(args: string[]): Promise<number> {
       hostname,
       dataDir: values.data,
       users,
+      tokens,
       log,
       provider,
       failures,
       starttls,
       size,
+      authMethods,
     };
   } catch (error) {
     console.error(`playground: ${(error as Error).message}`);
@@ -307,7 +379,17 @@ export async function main(args: string[]): Promise<number> {
     }
     return 1;
   }
-  banner(playground, options.users).forEach((line) => console.log(line));
+  banner(playground, options.users, options.tokens).forEach((line) => console.log(line));
+  const changes = [
+    ...options.starttls ? [] : ["no STARTTLS"],
+    ...options.size === undefined ? [] : [`SIZE ${options.size}`],
+    ...options.authMethods === undefined
+      ? []
+      : [options.authMethods.length ? `AUTH ${options.authMethods.join(" ")}` : "no AUTH"],
+  ];
+  if (changes.length) {
+    console.log(`Unlike the book's server, this one offers: ${changes.join(", ")}`);
+  }
 
   await new Promise<void>((resolve) => {
     const stop = () => {

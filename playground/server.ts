@@ -42,6 +42,7 @@ import type {
   SMTPServerAuthentication,
   SMTPServerAuthenticationResponse,
   SMTPServerDataStream,
+  SMTPServerOptions,
   SMTPServerSession,
 } from "smtp-server";
 import type { AddressInfo } from "node:net";
@@ -53,6 +54,7 @@ import { DEFAULT_KEEP, Recorder } from "./recorder.ts";
 import { storedAs } from "./recording.ts";
 import type { WebServer } from "./web.ts";
 import { type FailureTable, NO_FAILURES } from "./failures.ts";
+import { checkToken, DEFAULT_TOKENS, OAUTH2_METHODS } from "./oauth.ts";
 
 /** The name the server gives itself, as the book's server does. */
 export const SERVER_NAME = "mail.example.com";
@@ -72,6 +74,11 @@ export const DEFAULT_TLS_PORT = 2465;
  */
 export const DEFAULT_SUBMISSION_PORT = 2527;
 
+/** The book's three mechanisms, then XOAUTH2 and OAUTHBEARER, offered under TLS only (oauth.ts). */
+const AUTH_METHODS = ["PLAIN", "LOGIN", "CRAM-MD5", ...OAUTH2_METHODS] as SMTPServerOptions[
+  "authMethods"
+];
+
 /** Options for {@link startPlayground}. */
 export interface PlaygroundOptions {
   /** The port to listen on; 0 picks a free one. Default 2525. */
@@ -82,6 +89,11 @@ export interface PlaygroundOptions {
   dataDir?: string;
   /** User names (lower case) and passwords. Default `{ brandon: "abc123" }`. */
   users?: Record<string, string>;
+  /**
+   * User names (lower case) and OAuth 2.0 practice tokens for XOAUTH2 and
+   * OAUTHBEARER, offered under TLS only. Default `{ brandon: "ya29.playground" }`.
+   */
+  tokens?: Record<string, string>;
   /** Called with one line per delivery or refusal; silent by default. */
   log?: (line: string) => void;
   /** How long `close()` waits for open sessions before cutting them, in ms. Default 1000. */
@@ -111,6 +123,12 @@ export interface PlaygroundOptions {
   starttls?: boolean;
   /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
   size?: number;
+  /**
+   * The AUTH mechanisms the book's listener offers (default PLAIN, LOGIN,
+   * CRAM-MD5, and the OAuth 2.0 ones under TLS; `--auth-methods`); empty: no
+   * AUTH at all.
+   */
+  authMethods?: string[];
 }
 
 /** A running playground. */
@@ -154,6 +172,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   const hostname = options.hostname ?? "127.0.0.1";
   const dataDir = options.dataDir ?? ".playground";
   const users = options.users ?? DEFAULT_USERS;
+  const tokens = options.tokens ?? DEFAULT_TOKENS;
   const log = options.log ?? (() => {});
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
@@ -171,7 +190,14 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
         size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        // Without STARTTLS the command is unknown too, as on a server that has no TLS.
         hideSTARTTLS: listener === "book" && options.starttls === false,
+        disabledCommands: listener === "book"
+          ? [
+            ...options.starttls === false ? ["STARTTLS"] : [],
+            ...options.authMethods?.length === 0 ? ["AUTH"] : [],
+          ]
+          : [],
         failures: () => failures.session(++sessions),
         recorder,
         listener,
@@ -179,7 +205,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
         hideSMTPUTF8: true, // the book's server does not offer it
-        authMethods: ["PLAIN", "LOGIN", "CRAM-MD5"],
+        authMethods: listener === "book" && options.authMethods?.length
+          ? options.authMethods as SMTPServerOptions["authMethods"]
+          : AUTH_METHODS,
         // The book's listener: AUTH optional and offered before STARTTLS too (login.ts never
         // says STARTTLS). A provider's: AUTH required, and only under TLS.
         authOptional: listener === "book",
@@ -192,7 +220,12 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         closeTimeout: options.closeTimeout ?? 1000,
         socketTimeout: options.idleTimeout,
         checkRecipient: (address) => checkRecipient(address, users),
-        onAuth: (auth, _session, callback) => callback(...checkLogin(auth, users)),
+        onAuth: (auth, _session, callback) =>
+          callback(
+            ...(OAUTH2_METHODS.includes(auth.method)
+              ? checkToken(auth, tokens)
+              : checkLogin(auth, users)),
+          ),
         onRcptTo: (address: SMTPServerAddress, session, callback) => {
           const problem = checkRecipient(address.address, users);
           if (problem) {

@@ -103,11 +103,12 @@ Deno.test("io.smtp is passed on to the helper and wins over --timeout", () => {
   assert.equal((result as CommandLine).options.timeout, 50);
 });
 
-Deno.test("--tls, --starttls and --pipelining go anywhere, as the helper's options", () => {
+Deno.test("--tls, --starttls, --pipelining and --chunking go anywhere, as the helper's options", () => {
   const cases: [string[], CommandLine["options"]][] = [
     [["--tls", "h", "a", "b"], { tls: true }],
     [["h", "--starttls", "a", "b"], { requireTls: true }],
     [["h", "a", "b", "--pipelining"], { pipelining: true }],
+    [["h", "a", "--chunking", "b"], { chunking: true }],
     [["--pipelining", "h", "a", "--timeout", "7", "b", "--tls"], {
       pipelining: true,
       timeout: 7000,
@@ -227,7 +228,14 @@ Deno.test("each script's -h is its own: what it shows, options, exit statuses", 
     assert.match(text, /port 25/);
     assert.match(text, /port 465 with --tls/);
     for (
-      const option of ["--timeout SECONDS", "--tls", "--starttls", "--pipelining", "-h, --help"]
+      const option of [
+        "--timeout SECONDS",
+        "--tls",
+        "--starttls",
+        "--pipelining",
+        "--chunking",
+        "-h, --help",
+      ]
     ) {
       assert.ok(text.includes(option), `${prog}: ${option}`);
     }

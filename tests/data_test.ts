@@ -8,7 +8,13 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { DotEncoder, type DotEncoderOptions, encodeData, PIECE_BYTES } from "../lib/data.ts";
+import {
+  DotEncoder,
+  type DotEncoderOptions,
+  encodeData,
+  measureMessage,
+  PIECE_BYTES,
+} from "../lib/data.ts";
 
 const decoder = new TextDecoder("latin1");
 const text = (bytes: Uint8Array) => decoder.decode(bytes);
@@ -162,4 +168,18 @@ Deno.test("encodeData: a string over several pieces, a surrogate pair on the sea
   assert.equal(encoded.eightBit, true);
   const big = "line\n.dot\n".repeat(50_000);
   assert.equal(encodeData(big).payload.length, big.length + 100_000 + 50_000 + 3);
+});
+
+Deno.test("measureMessage gives the DotEncoder's size and 8-bit flag for text and bytes", () => {
+  const pieces = fc.constantFrom("a", ".", "\r", "\n", "\r\n", "\xe9", "\u{1F600}", "\t");
+  fc.assert(
+    fc.property(fc.array(pieces, { maxLength: 50 }), (parts) => {
+      const message = parts.join("");
+      for (const form of [message, new TextEncoder().encode(message), bytes(message)]) {
+        const encoded = encodeData(form);
+        assert.deepEqual(measureMessage(form), { size: encoded.size, eightBit: encoded.eightBit });
+      }
+    }),
+    { numRuns: 500 },
+  );
 });

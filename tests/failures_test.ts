@@ -75,6 +75,9 @@ Deno.test("usage errors from the command line exit 2 and name the bad part", asy
     [["--no-starttls", "--fail", "starttls:454"], /STARTTLS is not offered/],
     [["--fail-seed", "x"], /--fail-seed takes 0 to 4294967295/],
     [["--size", "99999999"], /--size takes 0 to 10240000/],
+    [["--auth-methods", "PLAIN,GSSAPI"], /--auth-methods takes none or a list .* not "GSSAPI"/],
+    [["--auth-methods", "none", "--fail", "auth:535"], /auth cannot fail, AUTH is not offered/],
+    [["--fail", "rcpt:550", "--fail", "rcpt:451"], /rcpt is given twice/],
   ];
   for (const [args, reason] of cases) {
     const errors: string[] = [];
@@ -82,7 +85,7 @@ Deno.test("usage errors from the command line exit 2 and name the bad part", asy
     console.error = (line: string) => errors.push(line);
     let status;
     try {
-      status = await main(["--port", "0", ...args]);
+      status = await main(["--port", "0", "--no-web", ...args]);
     } finally {
       console.error = original;
     }

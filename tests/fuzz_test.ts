@@ -1,7 +1,8 @@
 /**
  * Property-based tests with fast-check: the reply reader, the DATA encoder
- * and the refusal of CR and LF in commands, each fed arbitrary input; and
- * pipelined and one-at-a-time `sendmail` agreeing for any server replies.
+ * (whole, and as a stream cut into random chunks) and the refusal of CR and
+ * LF in commands, each fed arbitrary input; and pipelined and one-at-a-time
+ * `sendmail` agreeing for any server replies.
  *
  * A bounded number of cases runs by default; set FUZZ_RUNS to run more
  * (`FUZZ_RUNS=100000 deno task test tests/fuzz_test.ts`). The number run is
@@ -13,6 +14,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeData } from "../lib/data.ts";
+import { writeMessage } from "../lib/stream.ts";
 import { MAX_LINE, MAX_REPLY_LINES, type Reply, ReplyReader, type Source } from "../lib/reply.ts";
 import { SMTP, SMTPException } from "../lib/smtp.ts";
 import { concat } from "./hostile/server.ts";
@@ -201,6 +203,39 @@ Deno.test("fuzz: encodeData dot-stuffs and normalises any text", () => {
     { numRuns: RUNS * 3 },
   );
   assert.ok(longest > 1000, `the longest text was only ${longest} characters`);
+});
+
+// ---- a stream, cut anywhere, gives the string's bytes ----
+
+Deno.test("fuzz: a message as a stream in random chunks gives the string's bytes", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      messageText,
+      fc.array(fc.integer({ min: 1, max: 70_000 }), { maxLength: 12 }),
+      async (text, sizes) => {
+        casesRun++;
+        const bytes = encoder.encode(text);
+        const chunks: Uint8Array[] = [];
+        for (let at = 0, i = 0; at < bytes.length; i++) {
+          const size = sizes.length ? sizes[i % sizes.length] : bytes.length;
+          chunks.push(bytes.slice(at, at + size));
+          at += size;
+        }
+        const stream = ReadableStream.from(chunks);
+        const written: Uint8Array[] = [];
+        const sent = await writeMessage(stream, {
+          write: (piece) => (written.push(piece.slice()), Promise.resolve()),
+          written: () => written.reduce((n, w) => n + w.length, 0),
+          abort: () => assert.fail("aborted"),
+        });
+        const whole = encodeData(text);
+        assert.deepEqual(concat(written), whole.payload);
+        assert.equal(sent.size, whole.size);
+        assert.equal(sent.eightBit, whole.eightBit);
+      },
+    ),
+    { numRuns: RUNS },
+  );
 });
 
 // ---- CR and LF never reach the wire ----

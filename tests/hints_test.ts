@@ -133,19 +133,19 @@ Deno.test("a suggested command keeps the script's options and, on a playground p
     ...COMMAND,
     server: "127.0.0.1:2527",
     toaddrs: ["b@example.com", "c d@example.com"],
-    options: { timeout: 2500, pipelining: true },
+    options: { timeout: 2500, pipelining: true, chunking: true },
   };
   assert.deepEqual(hintFor(error, command, connection), [
     "the server offers STARTTLS and no AUTH: it offers AUTH only after STARTTLS. Try --starttls:",
     `  deno run -N --cert ${PLAYGROUND_CA} login.ts --starttls --timeout 2.5 --pipelining ` +
-    "127.0.0.1:2527 a@example.com b@example.com 'c d@example.com'",
+    "--chunking 127.0.0.1:2527 a@example.com b@example.com 'c d@example.com'",
   ]);
   const unknownCa = new NetworkError("TLS handshake with 127.0.0.1:2527 failed: UnknownIssuer");
   assert.deepEqual(hintFor(unknownCa, { ...command, prog: "tls.ts" }), [
     "the server's certificate is signed by a CA that Deno does not trust.",
     "This is a playground port: give the playground's CA to Deno before the script name:",
-    `  deno run -N --cert ${PLAYGROUND_CA} tls.ts --timeout 2.5 --pipelining 127.0.0.1:2527 ` +
-    "a@example.com b@example.com 'c d@example.com'",
+    `  deno run -N --cert ${PLAYGROUND_CA} tls.ts --timeout 2.5 --pipelining --chunking ` +
+    "127.0.0.1:2527 a@example.com b@example.com 'c d@example.com'",
   ]);
 });
 

@@ -60,7 +60,10 @@ Deno.test("submission: STARTTLS first, AUTH only after it, MAIL only after AUTH"
 
     await smtp.starttls();
     await smtp.ehlo();
-    assert.equal(smtp.esmtpFeatures.get("auth")?.trim(), "PLAIN LOGIN CRAM-MD5");
+    assert.equal(
+      smtp.esmtpFeatures.get("auth")?.trim(),
+      "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
+    );
     assert.ok(!smtp.hasExtn("starttls"));
     assert.deepEqual(await smtp.mail(FROM), [530, "5.7.0 Authentication required"]);
     await smtp.login("brandon", "abc123");
@@ -91,7 +94,10 @@ Deno.test("implicit TLS: TLS from the first byte, AUTH offered, MAIL refused wit
     await anonymous.ehlo();
     assert.ok(anonymous.isTls);
     assert.ok(!anonymous.hasExtn("starttls"));
-    assert.equal(anonymous.esmtpFeatures.get("auth")?.trim(), "PLAIN LOGIN CRAM-MD5");
+    assert.equal(
+      anonymous.esmtpFeatures.get("auth")?.trim(),
+      "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
+    );
     await assert.rejects(
       anonymous.sendmail(FROM, [TO], MESSAGE),
       (error: unknown) =>

@@ -134,12 +134,16 @@ export interface Run {
   stderr: string;
 }
 
-/** `deno run -N [denoOptions] script args...` in the project folder, with `stdin` typed in. */
+/**
+ * `deno run -N [denoOptions] script args...` in the project folder, with
+ * `stdin` typed in and `env` added to the environment.
+ */
 export async function runListing(
   denoOptions: string[],
   script: string,
   args: string[],
   stdin = "",
+  env: Record<string, string> = {},
 ): Promise<Run> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-N", ...denoOptions, script, ...args],
@@ -147,7 +151,7 @@ export async function runListing(
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
   }).spawn();
   const writer = child.stdin.getWriter();
   await writer.write(encoder.encode(stdin));

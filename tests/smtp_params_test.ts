@@ -303,7 +303,10 @@ Deno.test("sendmail: each missing or wrong argument is a TypeError naming it, no
     [[undefined, ["b@example.com"], "x"], "fromAddr must be a string, not undefined"],
     [["a@example.com", undefined, "x"], "toAddrs must be an array of strings, not undefined"],
     [["a@example.com", ["b@example.com", 7], "x"], "toAddrs[1] must be a string, not number"],
-    [["a@example.com", ["b@example.com"]], "msg must be a string or a Uint8Array, not undefined"],
+    [
+      ["a@example.com", ["b@example.com"]],
+      "msg must be a string, a Uint8Array or a ReadableStream, not undefined",
+    ],
     [["a@example.com", "b@example.com", "x", "SMTPUTF8"], "mailOptions must be an array"],
     [["a@example.com", "b@example.com", "x", [], [null]], "rcptOptions[0] must be a string"],
   ];
