@@ -269,7 +269,7 @@ Deno.test("recorder: each kind of session that delivers nothing has its outcome"
       outcome: "aborted",
     },
   ];
-  await withRecorder(async (recorder) => {
+  await withRecorder((recorder) => {
     for (const kind of kinds) {
       const record = play(recorder, [...GREETING, ...kind.script]);
       assert.equal(record.summary().outcome, "open", kind.name);
