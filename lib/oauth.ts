@@ -286,10 +286,13 @@ export async function loginOAuth2(
     return await session.auth(mechanism, exchange.answer);
   } catch (error) {
     if (error instanceof SMTPAuthenticationError) {
+      // A refusal of the token (535, or after a challenge) is said in words; another
+      // reply (421 closing, 454 try later, 534 web login wanted) is the server's own.
+      const refused = exchange.refusal !== null || error.code === 535;
       throw new SMTPAuthenticationError(
         error.code,
         maskSecrets(error.smtpError, secrets),
-        describeRefusal(exchange.refusal),
+        refused ? describeRefusal(exchange.refusal) : undefined,
       );
     }
     if (error instanceof Error) error.message = maskSecrets(error.message, secrets);

@@ -13,7 +13,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { SMTP, SMTPAuthenticationError } from "../lib/smtp.ts";
 import { OAuth2Exchange } from "../lib/oauth.ts";
-import { type Playground, startPlayground } from "../playground/server.ts";
+import type { Playground } from "../playground/server.ts";
 import { banner, serverArgument } from "../playground/main.ts";
 import {
   DEFAULT_TOKENS,
@@ -21,9 +21,8 @@ import {
   parseTokens,
   withoutOAuth,
 } from "../playground/oauth.ts";
-import { readMailbox } from "../playground/mbox.ts";
 import { FileMailroom } from "../playground/mailroom.ts";
-import { runListing } from "./playground_run.ts";
+import { protocols, runListing, withProvider } from "./playground_run.ts";
 import { hasScript, loginOnTerminal } from "./terminal_run.ts";
 
 const FROM = "sender@example.com";
@@ -33,8 +32,8 @@ const FAILED = "535 5.7.8 Error: authentication failed: authentication failure";
 const b64 = (text: string) => Buffer.from(text).toString("base64");
 const unb64 = (text: string) => Buffer.from(text, "base64").toString();
 
-/** A playground in provider mode on free ports, its CA, and its servers as the listings take them. */
-async function withOAuthPlayground(
+/** A provider-mode playground, its CA, and its three servers as the listings take them. */
+function withOAuthPlayground(
   body: (
     playground: Playground,
     ca: { path: string; pem: string[] },
@@ -42,34 +41,14 @@ async function withOAuthPlayground(
   ) => Promise<void>,
   tokens?: Record<string, string>,
 ): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "playground-oauth-test-" });
-  const playground = await startPlayground({
-    port: 0,
-    dataDir,
-    closeTimeout: 200,
-    provider: { tlsPort: 0, submissionPort: 0 },
-    ...(tokens ? { tokens } : {}),
-  });
-  try {
+  return withProvider((playground, pem) => {
     const at = (port: number) => serverArgument(playground.hostname, port);
-    await body(
-      playground,
-      { path: playground.caPath, pem: [await Deno.readTextFile(playground.caPath)] },
-      {
-        book: at(playground.port),
-        tls: at(playground.tlsPort!),
-        submission: at(playground.submissionPort!),
-      },
-    );
-  } finally {
-    await playground.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
-
-/** The `with ...` protocols of the messages in brandon's mailbox. */
-async function protocols(dataDir: string): Promise<string[]> {
-  return (await readMailbox(dataDir, "brandon")).map((m) => / with (\w+) id /.exec(m.text)![1]);
+    return body(playground, { path: playground.caPath, pem }, {
+      book: at(playground.port),
+      tls: at(playground.tlsPort!),
+      submission: at(playground.submissionPort!),
+    });
+  }, tokens);
 }
 
 Deno.test("book port: the plain EHLO lists no OAuth and refuses it; after STARTTLS both are offered", async () => {

@@ -9,11 +9,12 @@
 
 import assert from "node:assert/strict";
 import { SMTP, SMTPSenderRefused } from "../lib/smtp.ts";
-import { type Playground, startPlayground } from "../playground/server.ts";
+import type { Playground } from "../playground/server.ts";
 import { FileMailroom } from "../playground/mailroom.ts";
 import { banner, mailCommand, providerCommands, serverArgument } from "../playground/main.ts";
 import { main as mailMain } from "../playground/mail.ts";
-import { formatEntry, readMailbox } from "../playground/mbox.ts";
+import { formatEntry } from "../playground/mbox.ts";
+import { protocols, withProvider } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
@@ -21,30 +22,6 @@ const MESSAGE = "Subject: provider\n\nhello\n";
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const PROJECT = new URL("..", import.meta.url);
-
-/** Runs `body` against a fresh playground in provider mode on free ports. */
-async function withProvider(
-  body: (playground: Playground, caCerts: string[]) => Promise<void>,
-): Promise<void> {
-  const dataDir = await Deno.makeTempDir({ prefix: "playground-provider-test-" });
-  const playground = await startPlayground({
-    port: 0,
-    dataDir,
-    closeTimeout: 200,
-    provider: { tlsPort: 0, submissionPort: 0 },
-  });
-  try {
-    await body(playground, [await Deno.readTextFile(playground.caPath)]);
-  } finally {
-    await playground.close();
-    await Deno.remove(dataDir, { recursive: true });
-  }
-}
-
-/** The `with ...` protocols of the messages in brandon's mailbox. */
-async function protocols(dataDir: string): Promise<string[]> {
-  return (await readMailbox(dataDir, "brandon")).map((m) => / with (\w+) id /.exec(m.text)![1]);
-}
 
 Deno.test("submission: STARTTLS first, AUTH only after it, MAIL only after AUTH", async () => {
   await withProvider(async ({ hostname, submissionPort, dataDir }, caCerts) => {

@@ -11,6 +11,7 @@
 
 import { type Playground, startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
+import { readMailbox } from "../playground/mbox.ts";
 
 /** The project's folder: the listings and playground/main.ts, as the README runs them. */
 export const PROJECT = new URL("..", import.meta.url);
@@ -34,6 +35,35 @@ export async function withPlayground(
     await playground.close();
     if (!dataDir) await Deno.remove(dir, { recursive: true });
   }
+}
+
+/**
+ * Runs `body` against a fresh playground in provider mode on free ports
+ * (with `tokens` for OAuth 2.0, if given), handing it the CA's PEM too.
+ */
+export async function withProvider(
+  body: (playground: Playground, caCerts: string[]) => Promise<void>,
+  tokens?: Record<string, string>,
+): Promise<void> {
+  const dataDir = await Deno.makeTempDir({ prefix: "playground-provider-test-" });
+  const playground = await startPlayground({
+    port: 0,
+    dataDir,
+    closeTimeout: 200,
+    provider: { tlsPort: 0, submissionPort: 0 },
+    ...(tokens ? { tokens } : {}),
+  });
+  try {
+    await body(playground, [await Deno.readTextFile(playground.caPath)]);
+  } finally {
+    await playground.close();
+    await Deno.remove(dataDir, { recursive: true });
+  }
+}
+
+/** The `with ...` protocols (ESMTP, ESMTPSA, ...) of the messages in brandon's mailbox. */
+export async function protocols(dataDir: string): Promise<string[]> {
+  return (await readMailbox(dataDir, "brandon")).map((m) => / with (\w+) id /.exec(m.text)![1]);
 }
 
 /** A playground started as `deno run ... playground/main.ts --port 0 --data DIR --quiet`. */

@@ -138,6 +138,21 @@ Deno.test("a 535 with no challenge still says the token was refused", async () =
   smtp.close();
 });
 
+Deno.test("a reply other than 535 (421, 454, 534) is the server's own words", async () => {
+  for (const reply of ["421 4.7.0 closing", "454 4.7.0 try later", "534 5.7.9 web login wanted"]) {
+    const { server, smtp } = await overTls([
+      ...ehlo("AUTH XOAUTH2"),
+      `C: AUTH XOAUTH2 ${XOAUTH2_WIRE}`,
+      `S: ${reply}`,
+    ]);
+    const error = await rejects(() => smtp.loginOAuth2(USER, TOKEN), SMTPAuthenticationError);
+    assert.equal(error.message, reply);
+    assert.equal(error.code, Number(reply.slice(0, 3)));
+    server.assertDone();
+    smtp.close();
+  }
+});
+
 Deno.test("the statuses in words: 400, 401, 403 with its scope, an unknown one", () => {
   const words = (json: string) => describeRefusal(readTokenRefusal(new TextEncoder().encode(json)));
   assert.equal(
