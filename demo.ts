@@ -3,11 +3,12 @@
  * mail server on free loopback ports with a fresh data folder, runs each of
  * the five listings against it as a reader would type them, then `login.ts`
  * through provider mode's two listeners (`--starttls` on the submission
- * port, `--tls` on the implicit-TLS port), shows every command and its
- * output, then the mailbox with the seven new messages.
+ * port, `--tls` on the implicit-TLS port) and `login.ts --oauth2` with the
+ * practice token, shows every command and its output, then the mailbox
+ * with the eight new messages.
  *
  * Exits 1 if any listing did not do what the book's listing does (exit
- * status, printed lines), or the seven messages are not in the mailbox.
+ * status, printed lines), or the eight messages are not in the mailbox.
  * No network beyond loopback, no root.
  *
  * @module
@@ -18,6 +19,7 @@ import { startPlayground } from "./playground/server.ts";
 import { serverArgument } from "./playground/main.ts";
 import { mailboxSummary } from "./playground/mail.ts";
 import { readMailbox } from "./playground/mbox.ts";
+import { DEFAULT_TOKENS } from "./playground/oauth.ts";
 
 /** One listing to run: its arguments, what to type, what it must print. */
 interface Step {
@@ -106,6 +108,15 @@ function steps(caPath: string): Step[] {
       listener: "tls",
       protocol: "ESMTPSA",
     },
+    {
+      ...login,
+      stdin: `brandon\n${DEFAULT_TOKENS.brandon}\n`,
+      stderrHas: ["Enter OAuth 2.0 access token: "],
+      denoOptions: ["--cert", caPath],
+      flags: ["--oauth2", "--tls"],
+      listener: "tls",
+      protocol: "ESMTPSA",
+    },
   ];
 }
 
@@ -148,7 +159,7 @@ async function runStep(step: Step, server: string, cwd: string): Promise<boolean
 }
 
 /** The prompts login.ts prints without a newline (without a terminal, stdin holds the answers). */
-const PROMPTS = ["Enter username: ", "Enter password: "];
+const PROMPTS = ["Enter username: ", "Enter password: ", "Enter OAuth 2.0 access token: "];
 
 /** `text` with each prompt ending its line, and a last line ended. */
 function endPrompts(text: string): string {
@@ -221,7 +232,7 @@ export async function main(): Promise<number> {
   }
   console.log(
     failures === 0
-      ? "\nlogin.ts delivered through provider mode's two listeners too." +
+      ? "\nlogin.ts delivered through provider mode's two listeners too, and with a token." +
         "\nAll five listings delivered their message."
       : `\n${failures} step${failures === 1 ? "" : "s"} failed.`,
   );

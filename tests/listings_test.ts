@@ -234,7 +234,8 @@ Deno.test("deno task demo: all five listings, then the mailbox with five message
   for (const prog of ["simple", "ehlo", "debug", "login", "tls"]) {
     assert.match(output, new RegExp(`^\\$ deno run -N .*${prog}\\.ts 127\\.0\\.0\\.1:\\d+ `, "m"));
   }
-  assert.match(output, /: 7 messages 7 new\n/);
+  assert.match(output, /^\$ deno run -N --cert \S+ login\.ts --oauth2 --tls 127\.0\.0\.1:\d+ /m);
+  assert.match(output, /: 8 messages 8 new\n/);
   assert.match(output, /^ N {3}5 sender@example\.com .* Test Message from tls\.ts$/m);
   assert.match(output, /\nAll five listings delivered their message\.\n$/);
 });
