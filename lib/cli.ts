@@ -293,7 +293,7 @@ function exitStatuses(prog: string): string[] {
   return [
     "  0    sent (also when the server accepted it but then did not answer QUIT)",
     prog === "login.ts"
-      ? "  1    not sent, login refused, or end of input before the password"
+      ? "  1    not sent, login refused, or end of input before the password (or token)"
       : "  1    not sent: 'Your message may not have been sent!' and the reason",
     "  2    usage error",
     ...(prog === "tls.ts" ? ["  5    the server refused EHLO after STARTTLS"] : []),
@@ -347,11 +347,12 @@ const OAUTH2_OPTION = [
 
 /** How to get a token for `--oauth2`, without writing an OAuth client. */
 const OAUTH2_HELP = [
-  "A token for --oauth2 (Gmail, Microsoft 365) needs no OAuth client of your own:",
-  "the provider's tool or a device-code flow gives one (Google's oauth2l, or one",
-  "of Microsoft's MSAL device-code samples), for the scope https://mail.google.com/",
-  "(Google) or https://outlook.office.com/SMTP.Send with offline_access",
-  "(Microsoft). The user name is the account's address. Tokens last about an hour.",
+  "A token for --oauth2 (Gmail, Microsoft 365) takes no OAuth code of your own:",
+  "the provider's tool or a device-code flow gives one (Google's oauth2l with a",
+  "client ID from the Cloud console; one of Microsoft's MSAL device-code samples",
+  "with an app registration), for the scope https://mail.google.com/ (Google) or",
+  "https://outlook.office.com/SMTP.Send with offline_access (Microsoft). The user",
+  "name is the account's address. Tokens last about an hour.",
   "To skip the prompt, set SMTP_OAUTH2_TOKEN and let Deno read it:",
   "  SMTP_OAUTH2_TOKEN=... deno run -N --allow-env=SMTP_OAUTH2_TOKEN login.ts --oauth2 \\",
   "    --starttls smtp.gmail.com:587 you@gmail.com friend@example.org",
