@@ -21,6 +21,7 @@
  * @module
  */
 
+import { BDAT_HEADING, bdatTable, measureBdat } from "./bdat.ts";
 import { COUNTS, type LatencyRow, measureLatency, RTT_MS } from "./latency.ts";
 import { bookMessage, makeMessage, wirePayload } from "./message.ts";
 import { FROM } from "./senders.ts";
@@ -332,6 +333,7 @@ async function main(): Promise<number> {
       return result;
     };
     const rows = await phase("throughput", () => measureThroughput(sink, temp, bookFile, notes));
+    const bdat = await phase("bdat", () => measureBdat(sink, temp, notes));
     const latency = await phase(
       "latency",
       () => measureLatency(sink.port, bookFile, LATENCY_ROUNDS),
@@ -361,6 +363,8 @@ async function main(): Promise<number> {
     );
     console.log(throughputTable(rows));
     console.log(`\n${sinkNote}`);
+    console.log(`\n${BDAT_HEADING}\n`);
+    console.log(bdatTable(bdat));
     console.log(
       `\nLatency: round trips (${RTT_MS} ms each) from connecting to QUIT's reply, ` +
         `through the delaying proxy (median of ${LATENCY_ROUNDS} rounds):\n`,
@@ -389,6 +393,7 @@ async function main(): Promise<number> {
       phases,
       runs: RUNS,
       rows,
+      bdat,
       latency: { rttMs: RTT_MS, rounds: LATENCY_ROUNDS, rows: latency },
       startup: { rounds: STARTUP_ROUNDS, baseline: BARE, rows: startup },
       targets: goals,

@@ -1,11 +1,13 @@
 /**
  * The helper under test: `SMTP.connect`, `sendmail`, `quit` from
  * lib/smtp.ts, with the connection wrapped (through `SMTPOptions.dial`) to
- * count the `write()` calls the helper makes. A fourth argument,
- * `pipelining`, connects with `{ pipelining: true }`.
+ * count the `write()` calls the helper makes. After the three arguments,
+ * `pipelining` connects with `{ pipelining: true }`, and `chunking` (or
+ * `chunking=BYTES`, the chunk size) with `{ chunking: true }`: BDAT.
  *
  * ```sh
- * deno run --allow-net=127.0.0.1 --allow-read bench/send_helper.ts PORT FILE RECIPIENTS [pipelining]
+ * deno run --allow-net=127.0.0.1 --allow-read bench/send_helper.ts PORT FILE RECIPIENTS \
+ *   [pipelining] [chunking[=BYTES]]
  * ```
  * @module
  */
@@ -16,7 +18,11 @@ import { FROM, recipients, report, senderArgs } from "./senders.ts";
 const { port, file, count } = senderArgs(Deno.args);
 const message = Deno.readTextFileSync(file);
 const to = recipients(count);
-const pipelining = Deno.args[3] === "pipelining";
+const modes = Deno.args.slice(3);
+const pipelining = modes.includes("pipelining");
+const chunkingMode = modes.find((mode) => /^chunking(=\d+)?$/.test(mode));
+const chunking = chunkingMode !== undefined;
+const chunkSize = chunkingMode?.includes("=") ? Number(chunkingMode.split("=")[1]) : undefined;
 let writes = 0;
 
 /** Deno.connect, with a counter on the connection's write(). */
@@ -35,7 +41,12 @@ async function countingDial(
 }
 
 const start = performance.now();
-const connection = await SMTP.connect(`127.0.0.1:${port}`, { dial: countingDial, pipelining });
+const connection = await SMTP.connect(`127.0.0.1:${port}`, {
+  dial: countingDial,
+  pipelining,
+  chunking,
+  chunkSize,
+});
 await connection.sendmail(FROM, to, message);
 await connection.quit();
 report({ seconds: (performance.now() - start) / 1000, writes });

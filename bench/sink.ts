@@ -1,18 +1,20 @@
 /**
  * The benchmark's mail sink: a loopback SMTP server that speaks just enough
- * of the protocol (greeting, EHLO with SIZE and PIPELINING, MAIL, RCPT, DATA,
- * QUIT) and throws every message away.
+ * of the protocol (greeting, EHLO with SIZE, PIPELINING and CHUNKING, MAIL,
+ * RCPT, DATA, BDAT, QUIT) and throws every message away.
  *
  * It is built not to be the bottleneck: one large read buffer per
  * connection, no copies of the DATA payload, and the end of data
  * (`CRLF . CRLF`) found by jumping between dots with the native indexOf,
  * carrying the last four bytes of each read over so a marker split across
- * reads is still found.
+ * reads is still found. A BDAT chunk is counted, not scanned: its size says
+ * where it ends, and each chunk is answered 250 as its last byte arrives.
  *
  * It prints `{"port": N}` once listening, then one JSON line per message:
- * the DATA payload's size in bytes (final `.` line included), the seconds
- * from the 354 reply to the final `.`, and the seconds it spent busy
- * scanning (to show how little of the transfer it takes).
+ * the DATA payload's size in bytes (final `.` line included) or the BDAT
+ * chunks' sum, the seconds from the 354 reply to the final `.` (from the
+ * first BDAT command to the end of the LAST chunk), and the seconds it spent
+ * busy scanning (to show how little of the transfer it takes).
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 bench/sink.ts
@@ -28,7 +30,8 @@ const DOT = 0x2e;
 
 const GREETING = encoder.encode("220 sink.localhost ESMTP benchmark sink\r\n");
 const EHLO_REPLY = encoder.encode(
-  "250-sink.localhost\r\n250-SIZE 1073741824\r\n250-PIPELINING\r\n250 8BITMIME\r\n",
+  "250-sink.localhost\r\n250-SIZE 1073741824\r\n250-PIPELINING\r\n250-8BITMIME\r\n" +
+    "250 CHUNKING\r\n",
 );
 const CRLF = encoder.encode("\r\n");
 const OK = encoder.encode("250 OK\r\n");
@@ -60,6 +63,10 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
   let tail = CRLF;
   let message: Received = { bytes: 0, seconds: 0, busySeconds: 0 };
   let dataStart = 0;
+  let chunkLeft = 0; // bytes of the BDAT chunk still to come
+  let lastChunk = false;
+  let chunkPending = false; // a BDAT command read, its chunk not yet all in
+  let inChunks = false; // between the first BDAT and the end of the LAST chunk
 
   while (true) {
     const n = await conn.read(buffer);
@@ -68,7 +75,23 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
     const replies: Uint8Array[] = [];
     let quit = false;
 
-    while (chunk.length > 0 && !quit) {
+    while ((chunk.length > 0 || chunkPending && chunkLeft === 0) && !quit) {
+      if (chunkPending) {
+        const used = Math.min(chunkLeft, chunk.length);
+        message.bytes += used;
+        chunkLeft -= used;
+        chunk = chunk.subarray(used);
+        if (chunkLeft > 0) break;
+        chunkPending = false;
+        replies.push(OK);
+        if (lastChunk) {
+          message.seconds = (performance.now() - dataStart) / 1000;
+          console.log(JSON.stringify(message));
+          lastChunk = false;
+          inChunks = false;
+        }
+        continue;
+      }
       if (inData) {
         const busyFrom = performance.now();
         // First a marker straddling the previous read and this one, then
@@ -109,6 +132,16 @@ async function serve(conn: Deno.TcpConn): Promise<void> {
         tail = CRLF;
         message = { bytes: 0, seconds: 0, busySeconds: 0 };
         dataStart = performance.now();
+      } else if (verb === "BDAT") {
+        const [, size, last] = line.trim().split(/\s+/);
+        if (!inChunks) {
+          message = { bytes: 0, seconds: 0, busySeconds: 0 };
+          dataStart = performance.now();
+          inChunks = true;
+        }
+        chunkLeft = Number(size);
+        chunkPending = true;
+        lastChunk = last?.toUpperCase() === "LAST";
       } else if (verb === "QUIT") {
         replies.push(BYE);
         quit = true;

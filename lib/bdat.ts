@@ -13,38 +13,25 @@
  * for a reply, the replies read as they come; a refusal stops the chunks
  * after the one being written, which the server reads and discards.
  *
- * This module knows the protocol; the connection it talks through is a
- * {@link ChunkWire} that `SMTP` hands it, so the transcript and the deadlines
- * stay the client's.
+ * This module knows the protocol; the chunks come from lib/chunks.ts, and
+ * the connection it talks through is a {@link ChunkWire} that `SMTP` hands
+ * it, so the transcript and the deadlines stay the client's.
  *
  * @example
  * ```ts
- * const chunks = [...chunksOf(new TextEncoder().encode("Subject: hi\r\n\r\nHello\r\n"), 16)];
- * chunks.map(bdatCommand); // ["bdat 16", "bdat 7 last"]
+ * const end = await sendMessage(wire, "Subject: hi\n\nHello\n", { binary: false });
+ * // wire saw: "bdat 20 last\r\nSubject: hi\r\n\r\nHello\r\n"; end is the server's [250, ...]
  * ```
  * @module
  */
 
+import { type Chunk, type ChunkOptions, messageChunks } from "./chunks.ts";
 import type { Step } from "./conn.ts";
-import { encodeData, type EncodedData } from "./data.ts";
 import type { Envelope } from "./envelope.ts";
 import { SMTPNotSupportedError, type SMTPReply } from "./errors.ts";
+import { type Message, StreamFailed, withCount } from "./stream.ts";
 
-/**
- * The default chunk size: 1 MiB. Memory holds at most one chunk (and one
- * being written); larger chunks gain nothing measurable on loopback (see
- * the README's bench table), smaller ones cost a round trip each when not
- * pipelined.
- */
-export const BDAT_CHUNK_SIZE = 1 << 20;
-
-/** One chunk of the message and whether it is the last. */
-export interface Chunk {
-  /** The chunk's bytes, sent as they are after `BDAT n`. */
-  bytes: Uint8Array;
-  /** True for the last chunk (`BDAT n LAST`). */
-  last: boolean;
-}
+export { BDAT_CHUNK_SIZE, type Chunk, chunkedFacts } from "./chunks.ts";
 
 /** What the chunks need from the connection: lines and a chunk out, replies in. */
 export interface ChunkWire {
@@ -55,23 +42,49 @@ export interface ChunkWire {
   send(lines: readonly string[], chunk: Uint8Array): Promise<void>;
   /** Reads one reply within `step`'s deadline; a 421 closes the connection. */
   reply(step: Step): Promise<SMTPReply>;
+  /** How many bytes the socket has taken so far. */
+  written(): number;
+  /** Closes the connection at once, with no LAST chunk: the message stream failed. */
+  abort(): void;
+}
+
+/** How {@link sendMessage} sends: the chunks' form and, pipelined, the envelope before them. */
+export interface Sending extends Omit<ChunkOptions, "onStreamError"> {
+  /** With PIPELINING: MAIL and the RCPTs to send with the first chunk, and their judge. */
+  pipelined?: { commands: readonly string[]; envelope: Envelope };
 }
 
 /**
- * `payload` cut into chunks of at most `chunkSize` bytes (views, no copy),
- * the last one marked; an empty payload is one empty last chunk.
+ * Sends `message` as BDAT chunks: after the envelope ({@link sendChunks}),
+ * or pipelined with it ({@link pipelineChunks}). Returns the first BDAT
+ * reply that is not 250, or the last chunk's (null if none came). A
+ * stream's failure closes the connection and is thrown as it was; the
+ * socket's failure says how many of the message's bytes had been sent
+ * (and a stream is then cancelled).
  */
-export function* chunksOf(
-  payload: Uint8Array,
-  chunkSize: number = BDAT_CHUNK_SIZE,
-): Generator<Chunk> {
-  if (payload.length === 0) {
-    yield { bytes: payload, last: true };
-    return;
-  }
-  for (let at = 0; at < payload.length; at += chunkSize) {
-    const end = Math.min(at + chunkSize, payload.length);
-    yield { bytes: payload.subarray(at, end), last: end === payload.length };
+export async function sendMessage(
+  wire: ChunkWire,
+  message: Message,
+  sending: Sending,
+): Promise<SMTPReply | null> {
+  const start = wire.written();
+  let commandBytes = 0;
+  const counting: ChunkWire = {
+    ...wire,
+    send: (lines, chunk) => {
+      for (const line of lines) commandBytes += line.length + 2;
+      return wire.send(lines, chunk);
+    },
+  };
+  const chunks = messageChunks(message, { ...sending, onStreamError: () => wire.abort() });
+  try {
+    const { pipelined } = sending;
+    return pipelined
+      ? await pipelineChunks(counting, pipelined.commands, pipelined.envelope, chunks)
+      : await sendChunks(counting, chunks);
+  } catch (error) {
+    if (error instanceof StreamFailed) throw error.cause;
+    throw withCount(error, wire.written() - start - commandBytes);
   }
 }
 
@@ -80,14 +93,22 @@ export function bdatCommand(chunk: Chunk): string {
   return `bdat ${chunk.bytes.length}${chunk.last ? " last" : ""}`;
 }
 
-/** Each of `lines` with CRLF after it, then `chunk`, in one buffer for one write. */
-export function frame(lines: readonly string[], chunk: Uint8Array): Uint8Array {
+/** A chunk up to this size goes in one write with its command (copied); a larger one after it. */
+const JOINED_BYTES = 64 * 1024;
+
+/**
+ * What to write for `lines` (each with CRLF after it) and `chunk`: one
+ * buffer for a small chunk, so a small message is one write and one
+ * segment; the command, then the chunk as it is, for a large one.
+ */
+export function frame(lines: readonly string[], chunk: Uint8Array): Uint8Array[] {
   const head = new TextEncoder().encode(lines.map((line) => `${line}\r\n`).join(""));
-  if (chunk.length === 0) return head;
+  if (chunk.length === 0) return [head];
+  if (chunk.length > JOINED_BYTES) return [head, chunk];
   const bytes = new Uint8Array(head.length + chunk.length);
   bytes.set(head);
   bytes.set(chunk, head.length);
-  return bytes;
+  return [bytes];
 }
 
 /**
@@ -176,6 +197,8 @@ export async function pipelineChunks(
         notify();
         await wire.send(lines, chunk.bytes);
         lines = [];
+        // Before the next chunk is read: a stream is then cancelled, not read on.
+        if (stop) break;
       }
     } catch (error) {
       writeError = error;
@@ -210,20 +233,4 @@ export async function pipelineChunks(
   await writer;
   if (writeError !== null && !envelope.closing && end?.[0] !== 421) throw writeError;
   return end;
-}
-
-/**
- * The message as BDAT carries it: line endings made CRLF by the one
- * encoder DATA uses (a last line without one gets CRLF), nothing
- * dot-stuffed; with `binary` (BODY=BINARYMIME), the bytes as they are.
- * `size`, what SIZE= declares, is the exact number of bytes the chunks
- * carry; `eightBit` whether a byte is over 127.
- */
-export function encodeChunked(message: string | Uint8Array, binary: boolean): EncodedData {
-  if (!binary) {
-    const encoded = encodeData(message, { dotStuff: false });
-    return { ...encoded, size: encoded.payload.length };
-  }
-  const payload = typeof message === "string" ? new TextEncoder().encode(message) : message;
-  return { payload, size: payload.length, eightBit: payload.some((b) => b > 127) };
 }

@@ -405,14 +405,15 @@ export class SMTP {
    * each chunk waiting for its 250, the last `BDAT n LAST`. Returns the last
    * reply; throws `SMTPDataError` for one that is not 250 (no more chunks
    * are sent after it; say RSET), `SMTPNotSupportedError` without CHUNKING.
+   * A stream is read a chunk at a time, as {@link SMTP.data} reads it.
    */
-  async bdat(msg: string | Uint8Array): Promise<SMTPReply> {
+  async bdat(msg: Message): Promise<SMTPReply> {
     requireMessage("bdat", "msg", msg);
     if (!this.hasExtn("chunking")) {
+      cancelMessage(msg, "no CHUNKING");
       throw new SMTPNotSupportedError("CHUNKING extension not supported by server.");
     }
-    const { payload } = chunking.encodeChunked(msg, this.#binaryBody);
-    const [code, message] = await chunking.sendChunks(this.#chunkWire(), this.#chunks(payload));
+    const [code, message] = (await this.#sendChunks(msg, this.#binaryBody))!;
     if (code !== 250) throw new SMTPDataError(code, message);
     return [code, message];
   }
@@ -551,7 +552,9 @@ export class SMTP {
    *   `.`, so the server discards what it got, and the stream's error is
    *   thrown.
    *
-   * A stream goes by DATA even with `chunking` (so not with BINARYMIME).
+   * By BDAT (`chunking`) a stream is read the same way, a chunk of at most
+   * `chunkSize` bytes at a time; its failure closes the connection before
+   * the LAST chunk, so the server discards what it got.
    */
   async sendmail(
     fromAddr: string,
@@ -587,16 +590,14 @@ export class SMTP {
     await this.ehloOrHeloIfNeeded();
 
     const stream = msg instanceof ReadableStream;
-    if (stream && chunking.asksForBinary(mailOptions ?? [])) {
-      throw new SMTPNotSupportedError("BODY=BINARYMIME needs BDAT, and a stream goes by DATA");
-    }
     const { chunked, binary } = chunking.choose(
       this.#options,
-      this.hasExtn("chunking") && !stream,
+      this.hasExtn("chunking"),
       mailOptions,
     );
-    const encoded = chunked ? chunking.encodeChunked(msg as string | Uint8Array, binary) : null;
-    const measured = encoded ?? (stream ? null : measureMessage(msg));
+    const measured = chunked
+      ? chunking.chunkedFacts(msg, binary)
+      : (stream ? null : measureMessage(msg));
     const own: string[] = [];
     if (measured && this.doesEsmtp && this.hasExtn("size")) own.push(`size=${measured.size}`);
     // What counts is the address on the wire: a display name stays in the headers.
@@ -611,7 +612,7 @@ export class SMTP {
       }
       own.push("SMTPUTF8");
     }
-    if (stream && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
+    if (stream && !binary && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
     if (measured?.eightBit && !binary) {
       if (!this.hasExtn("8bitmime")) {
         throw new SMTPNotSupportedError(
@@ -636,8 +637,7 @@ export class SMTP {
     const pipelined = this.#options.pipelining && this.hasExtn("pipelining");
     let chunksEnd: SMTPReply | null = null;
     if (chunked && pipelined) {
-      const chunks = this.#chunks(encoded!.payload);
-      chunksEnd = await chunking.pipelineChunks(this.#chunkWire(), commands, envelope, chunks);
+      chunksEnd = await this.#sendChunks(msg, binary, { commands, envelope });
     } else if (pipelined) {
       await this.#envelopeInOneWrite(commands, envelope);
     } else {
@@ -652,7 +652,7 @@ export class SMTP {
     }
     const [code, message] = !chunked
       ? this.#pair(await this.#sendData(msg))
-      : chunksEnd ?? await chunking.sendChunks(this.#chunkWire(), this.#chunks(encoded!.payload));
+      : chunksEnd ?? (await this.#sendChunks(msg, binary))!;
     if (code !== 250) {
       await this.#abort();
       throw new SMTPDataError(code, message);
@@ -747,21 +747,29 @@ export class SMTP {
     return end;
   }
 
-  /** The connection as lib/bdat.ts uses it: the transcript's lines, then one write. */
-  #chunkWire(): chunking.ChunkWire {
-    return {
+  /** The message as BDAT chunks (lib/bdat.ts), through this connection and its transcript. */
+  #sendChunks(
+    msg: Message,
+    binary: boolean,
+    pipelined?: chunking.Sending["pipelined"],
+  ): Promise<SMTPReply | null> {
+    const conn = this.#conn;
+    const wire: chunking.ChunkWire = {
       send: async (lines, chunk) => {
         this.#checkOpen();
         for (const line of lines) this.#debug("send:", () => pyRepr(`${line}\r\n`));
         if (chunk.length > 0) this.#debug("send:", () => pyBytesRepr(chunk));
-        await this.#conn.write(chunking.frame(lines, chunk), "dataBlock");
+        for (const bytes of chunking.frame(lines, chunk)) await conn.write(bytes, "dataBlock");
       },
       reply: async (step) => this.#pair(await this.#getreply(step)),
+      written: () => conn.bytesWritten,
+      abort: () => this.close(),
     };
-  }
-
-  #chunks(payload: Uint8Array) {
-    return chunking.chunksOf(payload, this.#options.chunkSize);
+    return chunking.sendMessage(wire, msg, {
+      binary,
+      chunkSize: this.#options.chunkSize,
+      pipelined,
+    });
   }
 
   /** After a refusal: RSET, unless the server has closed (421) or goes away. */

@@ -132,7 +132,7 @@ export function cancelMessage(message: Message, reason: unknown): void {
 }
 
 /** The stream's own error, carried past the socket's error handling. */
-class StreamFailed {
+export class StreamFailed {
   readonly cause: unknown;
   constructor(cause: unknown) {
     this.cause = cause;
@@ -140,7 +140,7 @@ class StreamFailed {
 }
 
 /** The socket's error, saying how many of the message's bytes had been sent. */
-function withCount(error: unknown, sent: number): unknown {
+export function withCount(error: unknown, sent: number): unknown {
   const note = `; ${sent} bytes of the message had been sent`;
   if (error instanceof SMTPServerDisconnected) {
     return new SMTPServerDisconnected(error.message + note, { cause: error });

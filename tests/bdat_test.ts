@@ -19,14 +19,8 @@ import {
   SMTPRecipientsRefused,
   SMTPSenderRefused,
 } from "../lib/smtp.ts";
-import {
-  bdatCommand,
-  type Chunk,
-  chunksOf,
-  type ChunkWire,
-  encodeChunked,
-  pipelineChunks,
-} from "../lib/bdat.ts";
+import { bdatCommand, type Chunk, type ChunkWire, pipelineChunks } from "../lib/bdat.ts";
+import { chunkedFacts, messageChunks } from "../lib/chunks.ts";
 import { Envelope } from "../lib/envelope.ts";
 import type { SMTPReply } from "../lib/errors.ts";
 import { MockServer, sent, type Step } from "./mock_conn.ts";
@@ -404,19 +398,47 @@ Deno.test("bdat: chunkSize must be a whole number of bytes from 1", async () => 
   assert.equal(BDAT_CHUNK_SIZE, 1 << 20);
 });
 
-Deno.test("chunksOf: views of at most chunkSize bytes, the last marked; encodeChunked normalises as DATA", () => {
-  const payload = new TextEncoder().encode("abcdefg");
-  const chunks = [...chunksOf(payload, 3)];
-  assert.deepEqual(chunks.map(bdatCommand), ["bdat 3", "bdat 3", "bdat 1 last"]);
-  assert.equal(chunks[1].bytes.buffer, payload.buffer); // no copy
-  assert.deepEqual([...chunksOf(new Uint8Array(0))].map(bdatCommand), ["bdat 0 last"]);
-  const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
-  assert.equal(decode(encodeChunked(MESSAGE, false).payload), WIRE);
-  assert.equal(encodeChunked(MESSAGE, false).size, WIRE.length);
-  assert.equal(decode(encodeChunked("a\r\n", false).payload), "a\r\n");
-  assert.equal(decode(encodeChunked("a\r", false).payload), "a\r\n");
-  assert.equal(decode(encodeChunked("a\nb\r", true).payload), "a\nb\r");
-  assert.equal(encodeChunked("é", false).eightBit, true);
+/** The chunks of `message`, each as text with its command. */
+async function cut(message: string | Uint8Array, chunkSize: number, binary = false) {
+  const out: string[] = [];
+  for await (const chunk of messageChunks(message, { chunkSize, binary })) {
+    out.push(`${bdatCommand(chunk)}|${new TextDecoder().decode(chunk.bytes)}`);
+  }
+  return out;
+}
+
+Deno.test("messageChunks: chunks of exactly chunkSize but the last; line ends made CRLF as DATA makes them", async () => {
+  assert.deepEqual(await cut("abcdefg", 3), ["bdat 3|abc", "bdat 3|def", "bdat 3 last|g\r\n"]);
+  assert.deepEqual(await cut("abcd\n", 3), ["bdat 3|abc", "bdat 3 last|d\r\n"]);
+  assert.deepEqual(await cut("", 3), ["bdat 0 last|"]);
+  assert.deepEqual(await cut(MESSAGE, 1000), [`bdat ${WIRE.length} last|${WIRE}`]);
+  assert.deepEqual(await cut("a\r\n", 8), ["bdat 3 last|a\r\n"]);
+  assert.deepEqual(await cut("a\r", 8), ["bdat 3 last|a\r\n"]);
+  assert.deepEqual(await cut("a\nb\r", 8, true), ["bdat 4 last|a\nb\r"]);
+  // A CR at the end of one chunk and its LF in the next is one line ending.
+  assert.deepEqual(await cut("ab\r\ncd", 3), ["bdat 3|ab\r", "bdat 3|\ncd", "bdat 2 last|\r\n"]);
+});
+
+Deno.test("chunkedFacts: SIZE= is the exact number of bytes the chunks carry", async () => {
+  const cases: [string | Uint8Array, boolean][] = [
+    [MESSAGE, false],
+    ["", false],
+    ["x\n", false],
+    ["é\r", false],
+    ["a\nb\r", true],
+    ["Grüße\n", true],
+    [new Uint8Array([0x0a, 0x0d, 0xff]), false],
+    [new Uint8Array([0x0a, 0x0d, 0xff]), true],
+  ];
+  for (const [message, binary] of cases) {
+    let carried = 0;
+    for await (const chunk of messageChunks(message, { binary, chunkSize: 2 })) {
+      carried += chunk.bytes.length;
+    }
+    assert.equal(chunkedFacts(message, binary)!.size, carried, JSON.stringify([message, binary]));
+  }
+  assert.equal(chunkedFacts("é", false)!.eightBit, true);
+  assert.equal(chunkedFacts(new ReadableStream(), false), null);
 });
 
 /**
@@ -443,6 +465,12 @@ class HeldWire implements ChunkWire {
     return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
+  written(): number {
+    return 0;
+  }
+
+  abort(): void {}
+
   /** Lets the writes so far complete. */
   release(): void {
     for (const resolve of this.#release.splice(0)) resolve();
@@ -459,7 +487,10 @@ const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 Deno.test("pipelineChunks: a refused chunk stops the chunks after the one being written", async () => {
   const wire = new HeldWire([[250, "ok"], [250, "ok"], [552, "too big"], [250, "late"]]);
-  const chunks: Chunk[] = [...chunksOf(new TextEncoder().encode("aabbccdd"), 2)];
+  const chunks: Chunk[] = ["aa", "bb", "cc", "dd"].map((text, i) => ({
+    bytes: new TextEncoder().encode(text),
+    last: i === 3,
+  }));
   const envelope = new Envelope(FROM, TO, { data: false });
   const done = pipelineChunks(
     wire,
@@ -488,7 +519,10 @@ Deno.test("pipelineChunks: a refused chunk stops the chunks after the one being 
 
 Deno.test("pipelineChunks: every recipient refused stops the chunks too", async () => {
   const wire = new HeldWire([[250, "ok"], [550, "no such user"], [554, "no valid recipients"]]);
-  const chunks = [...chunksOf(new TextEncoder().encode("aabb"), 2)];
+  const chunks: Chunk[] = ["aa", "bb"].map((text, i) => ({
+    bytes: new TextEncoder().encode(text),
+    last: i === 1,
+  }));
   const envelope = new Envelope(FROM, TO, { data: false });
   const done = pipelineChunks(
     wire,
