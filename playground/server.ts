@@ -53,7 +53,7 @@ import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
 import { DEFAULT_KEEP, Recorder } from "./recorder.ts";
 import { storedAs } from "./recording.ts";
 import type { WebServer } from "./web.ts";
-import { type FailureTable, NO_FAILURES } from "./failures.ts";
+import { failureControl, type FailureTable, NO_FAILURES } from "./failures.ts";
 import { checkToken, DEFAULT_TOKENS, OAUTH2_METHODS } from "./oauth.ts";
 
 /** The name the server gives itself, as the book's server does. */
@@ -289,7 +289,14 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     };
     if (options.web) {
       const { startWeb } = await import("./web.ts"); // only when the web port is on
-      web = await startWeb(mailroom, { hostname, port: options.web.port });
+      web = await startWeb(mailroom, {
+        hostname,
+        port: options.web.port,
+        failures: failureControl(() => failures, (table) => failures = table, {
+          starttls: options.starttls !== false,
+          auth: options.authMethods?.length !== 0,
+        }),
+      });
     }
     return {
       port,
