@@ -11,6 +11,7 @@
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { mailOptionsFor, messageFor } from "./lib/message_file.ts";
 import { explain } from "./lib/hints.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP } from "./lib/smtp.ts";
@@ -35,14 +36,20 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
   const { fromaddr, toaddrs } = command;
-  const message = messageTemplate(toaddrs, fromaddr);
+  const message = await messageFor(command, "usage", messageTemplate(toaddrs, fromaddr), io);
+  if (typeof message === "number") return message;
 
   let connection: SMTP | undefined;
   try {
     // With --starttls, the upgrade is left to sendmail, so the transcript shows it.
     connection = await openConnection(command, io, false);
     connection.setDebugLevel(1);
-    await connection.sendmail(fromaddr, toaddrs, message);
+    await connection.sendmail(
+      fromaddr,
+      toaddrs,
+      message.body,
+      await mailOptionsFor(connection, message),
+    );
   } catch (error) {
     connection?.close();
     if (!isSendError(error)) throw error;

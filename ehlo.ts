@@ -11,6 +11,7 @@
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { knownSize, mailOptionsFor, messageFor, type Outgoing } from "./lib/message_file.ts";
 import { explain } from "./lib/hints.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP } from "./lib/smtp.ts";
@@ -35,7 +36,8 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
   const { fromaddr, toaddrs } = command;
-  const message = messageTemplate(toaddrs, fromaddr);
+  const message = await messageFor(command, "usage", messageTemplate(toaddrs, fromaddr), io);
+  if (typeof message === "number") return message;
 
   let connection: SMTP | undefined;
   try {
@@ -64,7 +66,7 @@ async function reportOnMessageSize(
   connection: SMTP,
   fromaddr: string,
   toaddrs: string[],
-  message: string,
+  message: Outgoing,
   print: (line: string) => void,
 ): Promise<number> {
   let [code] = await connection.ehlo();
@@ -82,13 +84,19 @@ async function reportOnMessageSize(
     // RFC 1870: SIZE 0, or SIZE with no number, sets no limit.
     print(`Maximum message size is ${size || "not stated"}`);
     const limit = /^\d+$/.test(size) ? Number(size) : 0;
-    if (limit > 0 && new TextEncoder().encode(message).length > limit) {
+    const length = knownSize(message); // null: a pipe, whose size is not known
+    if (limit > 0 && length !== null && length > limit) {
       print("Message too large; aborting.");
       return 1;
     }
   }
 
-  await connection.sendmail(fromaddr, toaddrs, message);
+  await connection.sendmail(
+    fromaddr,
+    toaddrs,
+    message.body,
+    await mailOptionsFor(connection, message),
+  );
   return 0;
 }
 

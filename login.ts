@@ -23,6 +23,7 @@
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { mailOptionsFor, messageFor } from "./lib/message_file.ts";
 import { explain } from "./lib/hints.ts";
 import { EXIT_INTERRUPTED, getpass, input, Interrupted, oauth2Token } from "./lib/prompt.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
@@ -48,7 +49,8 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const command = parseCommandLine(PROG, "Syntax", args, io);
   if (typeof command === "number") return command;
   const { fromaddr, toaddrs } = command;
-  const message = messageTemplate(toaddrs, fromaddr);
+  const message = await messageFor(command, "Syntax", messageTemplate(toaddrs, fromaddr), io);
+  if (typeof message === "number") return message;
 
   // With --oauth2 the secret is an OAuth 2.0 access token, not a password.
   const ask = io.getpass ?? getpass;
@@ -84,7 +86,12 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
       explain(error, command, io, connection);
       return 1;
     }
-    await connection.sendmail(fromaddr, toaddrs, message);
+    await connection.sendmail(
+      fromaddr,
+      toaddrs,
+      message.body,
+      await mailOptionsFor(connection, message),
+    );
   } catch (error) {
     connection?.close();
     if (!isSendError(error)) throw error;

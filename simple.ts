@@ -15,6 +15,7 @@
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { mailOptionsFor, messageFor } from "./lib/message_file.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
 
 const PROG = "simple.ts";
@@ -37,10 +38,16 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const command = parseCommandLine(PROG, "usage", args, io);
   if (typeof command === "number") return command;
   const { fromaddr, toaddrs } = command;
-  const message = messageTemplate(toaddrs, fromaddr);
+  const message = await messageFor(command, "usage", messageTemplate(toaddrs, fromaddr), io);
+  if (typeof message === "number") return message;
 
   const connection = await openConnection(command, io);
-  await connection.sendmail(fromaddr, toaddrs, message);
+  await connection.sendmail(
+    fromaddr,
+    toaddrs,
+    message.body,
+    await mailOptionsFor(connection, message),
+  );
   await quitAfterSending(command, connection, io);
 
   const s = toaddrs.length === 1 ? "" : "s";

@@ -17,6 +17,7 @@
  */
 
 import { parseCommandLine, type ScriptIO } from "./lib/cli.ts";
+import { mailOptionsFor, messageFor, type Outgoing } from "./lib/message_file.ts";
 import { explain } from "./lib/hints.ts";
 import { openConnection, quitAfterSending } from "./lib/session.ts";
 import { isSendError, type SMTP, SMTPNotSupportedError } from "./lib/smtp.ts";
@@ -41,7 +42,8 @@ export async function main(args: string[], io: ScriptIO = {}): Promise<number> {
   const command = parseCommandLine(PROG, "Syntax", args, io);
   if (typeof command === "number") return command;
   const { fromaddr, toaddrs, options } = command;
-  const message = messageTemplate(toaddrs, fromaddr);
+  const message = await messageFor(command, "Syntax", messageTemplate(toaddrs, fromaddr), io);
+  if (typeof message === "number") return message;
 
   let connection: SMTP | undefined;
   try {
@@ -80,7 +82,7 @@ async function sendMessageSecurely(
   connection: SMTP,
   fromaddr: string,
   toaddrs: string[],
-  message: string,
+  message: Outgoing,
   print: (line: string) => void,
   requireTls: boolean,
 ): Promise<number> {
@@ -114,7 +116,12 @@ async function sendMessageSecurely(
   } else {
     print("Server does not support TLS; using normal connection.");
   }
-  await connection.sendmail(fromaddr, toaddrs, message);
+  await connection.sendmail(
+    fromaddr,
+    toaddrs,
+    message.body,
+    await mailOptionsFor(connection, message),
+  );
   return 0;
 }
 

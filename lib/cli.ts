@@ -59,6 +59,8 @@ export interface CommandLine {
   options: SMTPOptions;
   /** `--oauth2` (login.ts only): an OAuth 2.0 access token instead of a password. */
   oauth2?: boolean;
+  /** `--message FILE`: the file to send instead of the book's template; `-` is stdin. */
+  messageFile?: string;
 }
 
 /** The pointer to the help, on stderr after the book's usage line (which stays as the book's). */
@@ -86,14 +88,8 @@ export function parseCommandLine(
   io: ScriptIO = {},
 ): CommandLine | number {
   const print = io.print ?? console.log;
-  const printError = io.printError ?? console.error;
-  const usage = `${word}: ${prog} server fromaddr toaddr [toaddr...]`;
-  const usageError = (...why: string[]): number => {
-    for (const line of why) printError(`${prog}: ${line}`);
-    print(usage);
-    printError(HELP_POINTER);
-    return 2;
-  };
+  const usage = usageLine(prog, word);
+  const usageError = (...why: string[]): number => printUsageError(prog, word, io, why);
 
   const misplaced = denoOptionsIn(args);
   if (misplaced.options.length > 0) {
@@ -108,6 +104,7 @@ export function parseCommandLine(
   const positionals: string[] = [];
   const options: SMTPOptions = {};
   let oauth2 = false;
+  let messageFile: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
@@ -121,7 +118,7 @@ export function parseCommandLine(
     const equals = arg.indexOf("=");
     const name = equals > 0 && arg.startsWith("--") ? arg.slice(0, equals) : arg;
     const value = name === arg ? undefined : arg.slice(equals + 1);
-    if (name !== "--timeout" && value !== undefined) {
+    if (name !== "--timeout" && name !== "--message" && value !== undefined) {
       return usageError(`${name} takes no value`);
     }
     switch (name) {
@@ -160,6 +157,12 @@ export function parseCommandLine(
       case "--chunking":
         options.chunking = true;
         break;
+      case "--message":
+        messageFile = value ?? args[++i];
+        if (messageFile === undefined || messageFile === "") {
+          return usageError("--message takes a file to send (or - for stdin)");
+        }
+        break;
       default:
         return usageError(`unknown option '${arg}'`);
     }
@@ -179,8 +182,37 @@ export function parseCommandLine(
       `${(error as Error).message}: a server is host, host:port or [v6addr]:port, port 1 to 65535`,
     );
   }
-  const parsed = { prog, server, fromaddr, toaddrs, options: { ...options, ...io.smtp } };
-  return oauth2 ? { ...parsed, oauth2 } : parsed;
+  const parsed: CommandLine = {
+    prog,
+    server,
+    fromaddr,
+    toaddrs,
+    options: { ...options, ...io.smtp },
+  };
+  if (oauth2) parsed.oauth2 = true;
+  if (messageFile !== undefined) parsed.messageFile = messageFile;
+  return parsed;
+}
+
+/** The book's usage line: `usage: PROG server fromaddr toaddr [toaddr...]`. */
+function usageLine(prog: string, word: "usage" | "Syntax"): string {
+  return `${word}: ${prog} server fromaddr toaddr [toaddr...]`;
+}
+
+/**
+ * A usage error: each reason on stderr after `PROG: `, the book's usage line
+ * on stdout, the pointer to `-h` on stderr. Returns the exit status, 2.
+ */
+export function printUsageError(
+  prog: string,
+  word: "usage" | "Syntax",
+  io: ScriptIO,
+  why: string[],
+): number {
+  for (const line of why) (io.printError ?? console.error)(`${prog}: ${line}`);
+  (io.print ?? console.log)(usageLine(prog, word));
+  (io.printError ?? console.error)(HELP_POINTER);
+  return 2;
 }
 
 /** Deno's options that take the next argument as their value. */
@@ -324,6 +356,8 @@ function help(prog: string, usage: string): string[] {
     "  --chunking         the message as BDAT chunks when the server offers CHUNKING",
     "                     (RFC 3030), else DATA; with --pipelining, not waiting",
     "                     for each chunk's reply",
+    "  --message FILE     send FILE (- for stdin) as it is instead of the test",
+    "                     message, streamed; Deno needs -R=FILE (--allow-read)",
     ...(prog === "login.ts" ? OAUTH2_OPTION : []),
     "  -h, --help         show this help",
     "",

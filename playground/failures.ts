@@ -269,3 +269,33 @@ export class FailureSession {
 
 /** A table with no failures: every session goes as normal. */
 export const NO_FAILURES: FailureTable = new FailureTable([], 0);
+
+/**
+ * The failure table of a running playground, as the web port reads and
+ * changes it: the current table, and a new one read from specs with the
+ * same checks as `--fail` (what the server offers included).
+ */
+export interface FailureControl {
+  /** The table the next session takes. */
+  readonly table: FailureTable;
+  /** Reads `specs` (and `seed`, else a new random one) into the next sessions' table; throws on a bad spec. */
+  replace(specs: string[], seed?: number): FailureTable;
+}
+
+/** A {@link FailureControl} over a getter and setter, checking new specs against `offers`. */
+export function failureControl(
+  get: () => FailureTable,
+  set: (table: FailureTable) => void,
+  offers: Offers,
+): FailureControl {
+  return {
+    get table() {
+      return get();
+    },
+    replace(specs, seed) {
+      const table = FailureTable.parse(specs, { ...offers, seed });
+      set(table);
+      return table;
+    },
+  };
+}

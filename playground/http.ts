@@ -6,6 +6,7 @@
  */
 
 import type { Mailroom } from "./model.ts";
+import type { FailureControl } from "./failures.ts";
 
 /** What a handler may use: the playground's mail and sessions. */
 export interface WebPlayground {
@@ -13,6 +14,8 @@ export interface WebPlayground {
   mailroom: Mailroom;
   /** Called when the server shuts down: a long answer (SSE) ends itself. */
   onClose(stop: () => void): () => void;
+  /** The failure table (`--fail`) to read and change, when there is one. */
+  failures?: FailureControl;
 }
 
 /** A route's handler: the request, what its pattern matched, and the playground. */

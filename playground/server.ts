@@ -51,7 +51,7 @@ import { concat, deliver } from "./mbox.ts";
 import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
 import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
 import type { WebServer } from "./web.ts";
-import { type FailureTable, NO_FAILURES } from "./failures.ts";
+import { failureControl, type FailureTable, NO_FAILURES } from "./failures.ts";
 import { checkToken, DEFAULT_TOKENS, OAUTH2_METHODS } from "./oauth.ts";
 
 /** The name the server gives itself, as the book's server does. */
@@ -272,7 +272,14 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
     };
     if (options.web) {
       const { startWeb } = await import("./web.ts"); // only when the web port is on
-      web = await startWeb(mailroom, { hostname, port: options.web.port });
+      web = await startWeb(mailroom, {
+        hostname,
+        port: options.web.port,
+        failures: failureControl(() => failures, (table) => failures = table, {
+          starttls: options.starttls !== false,
+          auth: options.authMethods?.length !== 0,
+        }),
+      });
     }
     return {
       port,

@@ -34,12 +34,14 @@
 
 import type { Mailroom } from "./model.ts";
 import { API_ROUTES } from "./api.ts";
+import { FAILURE_ROUTES } from "./failures_api.ts";
+import type { FailureControl } from "./failures.ts";
 import { failure, type Route, type WebPlayground } from "./http.ts";
 
 export { failure, type Handler, json, type Route, route, type WebPlayground } from "./http.ts";
 
 /** The one table of routes, in the order they are tried. */
-export const routes: Route[] = [...API_ROUTES];
+export const routes: Route[] = [...API_ROUTES, ...FAILURE_ROUTES];
 
 /** Whether `host` (a `Host` header) names this server on loopback at `port`. */
 export function loopbackHost(host: string | null, port: number): boolean {
@@ -136,11 +138,12 @@ export interface WebServer {
 /** Starts the web port on `hostname` (loopback) and `port` (0: any free one). */
 export async function startWeb(
   mailroom: Mailroom,
-  options: { hostname: string; port: number; table?: Route[] },
+  options: { hostname: string; port: number; table?: Route[]; failures?: FailureControl },
 ): Promise<WebServer> {
   const stops = new Set<() => void>();
   const playground: WebPlayground = {
     mailroom,
+    failures: options.failures,
     onClose(stop) {
       stops.add(stop);
       return () => stops.delete(stop);
