@@ -27,7 +27,6 @@ import { encodeData } from "../lib/data.ts";
 import { MockServer, sent } from "./mock_conn.ts";
 import { ehlo, GREETING, rejects, streamOf } from "./smtp_run.ts";
 
-const encoder = new TextEncoder();
 const FROM = "a@example.com";
 const TO = "b@example.com";
 
