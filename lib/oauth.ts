@@ -32,6 +32,7 @@ import {
   type SMTPReply,
 } from "./errors.ts";
 import { pyRepr } from "./repr.ts";
+import { MASK } from "./mask.ts";
 
 /** The OAuth 2.0 mechanisms in order of preference: the standard one first. */
 export const OAUTH2_MECHANISMS = ["OAUTHBEARER", "XOAUTH2"] as const;
@@ -71,8 +72,8 @@ export interface OAuth2Session {
 export const OAUTH2_PLAINTEXT =
   "The connection is not under TLS: refusing to send an OAuth 2.0 token";
 
-/** What the transcript shows in place of a secret. */
-export const MASK = "********";
+/** What the transcript shows in place of a secret (the rule is lib/mask.ts's). */
+export { MASK };
 
 /** The status a refusing server puts in its JSON challenge, in words. */
 const STATUS_WORDS: Record<string, string> = {

@@ -49,6 +49,7 @@ import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import { mergeParams, refuseUnoffered } from "./params.ts";
 import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
+import { maskAuthLine } from "./mask.ts";
 import {
   formatReply,
   SMTPAuthenticationError,
@@ -837,9 +838,8 @@ export class SMTP {
    * the transcript as `********`.
    */
   async #secretCommand(...words: string[]): Promise<SMTPReply> {
-    const secret = words.length - 1;
-    const shown = words.map((word, i) => i === secret ? "********" : word).join(" ");
-    await this.#putcmd(words.join(" "), shown);
+    const line = words.join(" ");
+    await this.#putcmd(line, maskAuthLine(line, words.length === 1));
     return this.#pair(await this.#getreply("command"));
   }
 

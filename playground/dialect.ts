@@ -18,11 +18,13 @@
  */
 
 import { SMTPServer, type SMTPServerOptions } from "smtp-server";
-import { SMTPConnection } from "smtp-server/lib/smtp-connection.js";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Readable } from "node:stream";
 import { type FailureSession, NO_FAILURES, type Step } from "./failures.ts";
+import { RecordedConnection } from "./recording.ts";
+import type { Recorder } from "./recorder.ts";
+import type { ListenerName } from "./model.ts";
 import type { Buffer } from "node:buffer";
 import { oauthAuthCommand, withoutOAuth } from "./oauth.ts";
 
@@ -290,6 +292,10 @@ export interface PostfixServerOptions extends SMTPServerOptions {
    * taken once as it connects; none by default.
    */
   failures?: () => FailureSession;
+  /** Where every session is recorded (playground/recorder.ts); none by default. */
+  recorder?: Recorder;
+  /** Which listener this is, for the record. Default `book`. */
+  listener?: ListenerName;
 }
 
 /**
@@ -304,9 +310,16 @@ export class PostfixServer extends SMTPServer {
   /** The failures of each new session. */
   readonly failures: () => FailureSession;
 
+  /** Where every session is recorded, if anywhere. */
+  readonly recorder?: Recorder;
+  /** Which listener this is. */
+  readonly listener: ListenerName;
+
   constructor(options: PostfixServerOptions) {
     super(options);
     this.checkRecipient = options.checkRecipient;
+    this.recorder = options.recorder;
+    this.listener = options.listener ?? "book";
     this.failures = options.failures ?? (() => NO_FAILURES.session(0));
     // The reply after the final dot may fail too: the connection decides before the message
     // reaches the mailboxes, so a failed one is stored nowhere.
@@ -318,11 +331,38 @@ export class PostfixServer extends SMTPServer {
     };
   }
 
+  /**
+   * The TLS handshake of the implicit-TLS listener, before there is a
+   * connection: one that fails is recorded as a session with no lines.
+   */
+  override _upgrade(
+    socket: Socket,
+    callback: (error: Error | null, tlsSocket?: TLSSocket) => void,
+  ): void {
+    super._upgrade(socket, (error, tlsSocket) => {
+      if (error && this.recorder) {
+        this.recorder.start({
+          address: (socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
+          port: socket.remotePort ?? 0,
+          listener: this.listener,
+          tls: false,
+        }).end("tls-failed");
+      }
+      callback(error, tlsSocket);
+    });
+  }
+
   /** Takes over a new client connection (as `SMTPServer.connect`, with Postfix's words). */
   override connect(socket: Socket | TLSSocket, socketOptions?: unknown): void {
     // deno-lint-ignore no-explicit-any
     const connection = new PostfixConnection(this, socket, socketOptions as any);
     connection.failures = this.failures();
+    connection.record = this.recorder?.start({
+      address: connection.remoteAddress,
+      port: connection.remotePort,
+      listener: this.listener,
+      tls: connection.secure,
+    }) ?? null;
     this.connections.add(connection);
     connection.on("error", (error: Error) => this._onError(error));
     // deno-lint-ignore no-explicit-any
@@ -371,7 +411,7 @@ function stepOf(line: string, afterStarttls: boolean): { step: Step; argument?: 
 }
 
 /** One client connection speaking Postfix's dialect. */
-class PostfixConnection extends SMTPConnection {
+class PostfixConnection extends RecordedConnection {
   /** This session's failures, from the table current when it connected. */
   failures: FailureSession = NO_FAILURES.session(0);
   /** An AUTH failure to give at the end of the exchange, in place of its outcome. */

@@ -32,7 +32,7 @@ const USAGE = "usage: deno task playground [--port N] [--host 127.0.0.1|::1] [--
   "[--user name:password]... [--token user:token]... " +
   "[--provider [--tls-port N] [--submission-port N]] " +
   "[--fail STEP:ACTION[:PERCENT]]... [--fail-seed N] [--no-starttls] [--size N] " +
-  "[--auth-methods LIST|none] [--web-port N | --no-web]";
+  "[--auth-methods LIST|none] [--web-port N | --no-web] [--keep-sessions N]";
 
 /** The web port (JSON API) by default, as MailHog's and Mailpit's 8025. */
 export const DEFAULT_WEB_PORT = 8025;
@@ -66,6 +66,8 @@ const HELP = [
   `  --web-port N          the web port: the JSON API under /api/ (default ${DEFAULT_WEB_PORT};`,
   "                        0 for any free one), on the same host",
   "  --no-web              no web port",
+  "  --keep-sessions N     how many sessions to keep recorded in DIR/sessions/ (default",
+  "                        1000; the oldest go whole; 0 records none)",
   "  --fail STEP:ACTION[:PERCENT]  fail on purpose at one step (repeatable): STEP is",
   "                        connect, ehlo, helo, starttls, ehlo2 (EHLO after STARTTLS), auth,",
   "                        mail, rcpt, rcpt=ADDRESS, data, message (after the final dot) or",
@@ -275,6 +277,7 @@ export async function main(args: string[]): Promise<number> {
         "submission-port": { type: "string" },
         "web-port": { type: "string", default: String(DEFAULT_WEB_PORT) },
         "no-web": { type: "boolean" },
+        "keep-sessions": { type: "string", default: "1000" },
         fail: { type: "string", multiple: true, default: [] },
         "fail-seed": { type: "string" },
         "no-starttls": { type: "boolean" },
@@ -326,8 +329,11 @@ export async function main(args: string[]): Promise<number> {
     const web = values["no-web"]
       ? undefined
       : { port: portNumber("--web-port", values["web-port"]) };
+    const keep = values["keep-sessions"];
+    if (!/^\d{1,7}$/.test(keep)) throw new Error("--keep-sessions takes a whole number");
     options = {
       web,
+      keepSessions: Number(keep),
       port,
       hostname,
       dataDir: values.data,

@@ -51,6 +51,8 @@ export interface TranscriptLine {
   line: string;
   /** The line's full length in characters, present only when `line` was cut. */
   length?: number;
+  /** The user name a masked AUTH line carried, decoded; present only on such a line. */
+  user?: string;
 }
 
 /** The STARTTLS handshake finished (lines after it have `tls: true`). */
@@ -98,6 +100,8 @@ export interface SessionSummary {
   outcome: Outcome;
   /** The failures injected into this session (`rcpt:550`), empty when none. */
   failures: string[];
+  /** How many lines past the session's cap were counted and not kept; absent when none. */
+  skipped?: number;
 }
 
 /** A session with its transcript, as `GET /api/sessions/ID` gives it. */

@@ -50,6 +50,8 @@ import { ensureCertificates } from "./certs.ts";
 import { concat, deliver } from "./mbox.ts";
 import { PostfixServer, type Refusal, refusals } from "./dialect.ts";
 import { FileMailroom, removeRaw, saveRaw } from "./mailroom.ts";
+import { DEFAULT_KEEP, Recorder } from "./recorder.ts";
+import { storedAs } from "./recording.ts";
 import type { WebServer } from "./web.ts";
 import { failureControl, type FailureTable, NO_FAILURES } from "./failures.ts";
 import { checkToken, DEFAULT_TOKENS, OAUTH2_METHODS } from "./oauth.ts";
@@ -108,6 +110,13 @@ export interface PlaygroundOptions {
    * a free one. Off when not given.
    */
   web?: { port: number };
+  /**
+   * How many sessions to keep recorded in `sessions/` (playground/recorder.ts),
+   * the oldest dropped whole; 0 records none. Default 1000.
+   */
+  keepSessions?: number;
+  /** How long a silent client is waited for before the 421, in ms. Default 60000 (smtp-server's). */
+  idleTimeout?: number;
   /** The failures to inject (`--fail`, playground/failures.ts); none by default. */
   failures?: FailureTable;
   /** Whether the book's listener offers STARTTLS (default true; `--no-starttls`). */
@@ -144,6 +153,8 @@ export interface Playground {
   webUrl?: string;
   /** The web port, when it is on. */
   webPort?: number;
+  /** The record of every session, unless `keepSessions` is 0. */
+  recorder?: Recorder;
   /** Stops listening and ends open sessions. */
   close(): Promise<void>;
   /**
@@ -166,6 +177,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
   await Deno.mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certificates = await ensureCertificates(dataDir);
   const mailroom = new FileMailroom(dataDir, Object.keys(users));
+  const keep = options.keepSessions ?? DEFAULT_KEEP;
+  const recorder = keep > 0 ? await Recorder.open(dataDir, keep) : undefined;
+  if (recorder) mailroom.setSessions(recorder);
   let failures = options.failures ?? NO_FAILURES;
   let sessions = 0;
 
@@ -185,6 +199,8 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
           ]
           : [],
         failures: () => failures.session(++sessions),
+        recorder,
+        listener,
         maxRecipients: 1000, // Postfix's smtpd_recipient_limit: 452 4.5.3 past it
         hideENHANCEDSTATUSCODES: false,
         hideDSN: false, // the book's server offers DSN
@@ -202,6 +218,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         disableReverseLookup: true,
         logger: false,
         closeTimeout: options.closeTimeout ?? 1000,
+        socketTimeout: options.idleTimeout,
         checkRecipient: (address) => checkRecipient(address, users),
         onAuth: (auth, _session, callback) =>
           callback(
@@ -289,6 +306,7 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
       caPath: certificates.caPath,
       certificatesCreated: certificates.created,
       mailroom,
+      recorder,
       webUrl: web?.url,
       webPort: web?.port,
       close,
@@ -393,6 +411,7 @@ async function receive(
     await removeRaw(dataDir, queueId);
     throw error;
   }
+  storedAs(session, `${queueId}.${deliveries[0].user}`);
   mailroom.delivered(queueId, deliveries.map(({ user }) => user)).catch(() => {});
   for (const { user } of deliveries) {
     log(`delivered ${queueId} from <${sender}> to ${user} (${message.length} bytes)`);

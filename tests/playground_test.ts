@@ -276,7 +276,7 @@ Deno.test("certificates: a CA and a server certificate, the key readable by its 
     assert.match(await Deno.readTextFile(caPath), /^-----BEGIN CERTIFICATE-----/);
     // No CA key is kept: nothing else can be signed with the CA.
     const names = [...Deno.readDirSync(dataDir)].map((e) => e.name).sort();
-    assert.deepEqual(names, ["ca.pem", "server-cert.pem", "server-key.pem"]);
+    assert.deepEqual(names, ["ca.pem", "server-cert.pem", "server-key.pem", "sessions"]);
   });
 });
 
