@@ -11,6 +11,8 @@
  *   smtplib (bench/send_smtplib.py) and Nodemailer (bench/send_nodemailer.mjs). {@link RUNS} runs each,
  *   senders interleaved; the median counts, and a ratio between two
  *   senders is the median of the per-run ratios.
+ * - streams: a message file sent as a stream at 10 MB, 50 MB and 1 GB, with
+ *   Nodemailer streaming the same file (bench/stream.ts);
  * - latency: round trips through a delaying proxy (bench/latency.ts);
  * - start-up: simple.ts against a bare script and simple.py (bench/startup.ts).
  *

@@ -20,7 +20,7 @@
  */
 
 import { DotEncoder, measureMessage, messagePieces, PIECE_BYTES } from "./data.ts";
-import { type Message, StreamFailed } from "./stream.ts";
+import { chunkReader, type Message, nextChunk } from "./stream.ts";
 
 /**
  * The default chunk size: 1 MiB. Memory holds one chunk; on loopback 1 MiB
@@ -82,27 +82,14 @@ export async function* messageChunks(
     dots === null ? piece : encoded.subarray(0, dots.encodeInto(piece, encoded, 0));
 
   if (message instanceof ReadableStream) {
-    const reader = message.getReader();
+    const reader = chunkReader(message);
     let ended = false;
     try {
       while (true) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          ended = true; // an errored stream needs no cancelling
-          options.onStreamError?.();
-          throw new StreamFailed(error);
-        }
-        if (result.done) break;
-        if (!(result.value instanceof Uint8Array)) {
-          options.onStreamError?.();
-          throw new StreamFailed(
-            new TypeError(`the message stream gave a ${typeof result.value}, not a Uint8Array`),
-          );
-        }
-        for (let from = 0; from < result.value.length; from += PIECE_BYTES) {
-          yield* put(encode(result.value.subarray(from, from + PIECE_BYTES)));
+        const value = await nextChunk(reader, () => options.onStreamError?.());
+        if (value === null) break;
+        for (let from = 0; from < value.length; from += PIECE_BYTES) {
+          yield* put(encode(value.subarray(from, from + PIECE_BYTES)));
         }
       }
       ended = true;

@@ -95,22 +95,9 @@ export async function writeMessage(
     if (message instanceof ReadableStream) {
       reader = chunkReader(message);
       while (true) {
-        let result: ReadableStreamReadResult<Uint8Array>;
-        try {
-          result = await reader.read();
-        } catch (error) {
-          reader = null; // an errored stream needs no cancelling
-          sink.abort();
-          throw new StreamFailed(error);
-        }
-        if (result.done) break;
-        if (!(result.value instanceof Uint8Array)) {
-          sink.abort();
-          throw new StreamFailed(
-            new TypeError(`the message stream gave a ${typeName(result.value)}, not a Uint8Array`),
-          );
-        }
-        await encode(result.value);
+        const chunk = await nextChunk(reader, () => sink.abort());
+        if (chunk === null) break;
+        await encode(chunk);
         // The socket takes this chunk before the next is read.
         await flush(WRITE_BYTES);
       }
@@ -131,7 +118,7 @@ export async function writeMessage(
 }
 
 /** What {@link writeMessage} needs of a stream's reader. */
-interface ChunkReader {
+export interface ChunkReader {
   read(): Promise<ReadableStreamReadResult<Uint8Array>>;
   cancel(reason: unknown): Promise<void>;
   releaseLock(): void;
@@ -142,7 +129,7 @@ interface ChunkReader {
  * `fetch` body) is read into one reused buffer of {@link WRITE_BYTES}
  * (a BYOB reader), so no chunk is allocated; any other stream as it gives.
  */
-function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
+export function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
   let byob: ReadableStreamBYOBReader;
   try {
     byob = stream.getReader({ mode: "byob" });
@@ -160,6 +147,33 @@ function chunkReader(stream: ReadableStream<Uint8Array>): ChunkReader {
     cancel: (reason) => byob.cancel(reason),
     releaseLock: () => byob.releaseLock(),
   };
+}
+
+/**
+ * The stream's next chunk, or null at its end. When the stream errors, or
+ * gives something other than bytes, `onStreamError` runs (the caller closes
+ * the connection without ending the message) and {@link StreamFailed} is
+ * thrown with the stream's error.
+ */
+export async function nextChunk(
+  reader: ChunkReader,
+  onStreamError: () => void,
+): Promise<Uint8Array | null> {
+  let result: ReadableStreamReadResult<Uint8Array>;
+  try {
+    result = await reader.read();
+  } catch (error) {
+    onStreamError();
+    throw new StreamFailed(error);
+  }
+  if (result.done) return null;
+  if (!(result.value instanceof Uint8Array)) {
+    onStreamError();
+    throw new StreamFailed(
+      new TypeError(`the message stream gave a ${typeName(result.value)}, not a Uint8Array`),
+    );
+  }
+  return result.value;
 }
 
 /** Cancels `message` if it is a stream (nothing of it read): the transaction failed. */
