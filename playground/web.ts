@@ -35,6 +35,7 @@
 import type { Mailroom } from "./model.ts";
 import { API_ROUTES } from "./api.ts";
 import { FAILURE_ROUTES } from "./failures_api.ts";
+import { FAILURE_PAGE_ROUTES } from "./web/failures.ts";
 import type { FailureControl } from "./failures.ts";
 import { PAGE_ROUTES } from "./web/routes.ts";
 import { failure, type Route, type WebPlayground } from "./http.ts";
@@ -42,7 +43,12 @@ import { failure, type Route, type WebPlayground } from "./http.ts";
 export { failure, type Handler, json, type Route, route, type WebPlayground } from "./http.ts";
 
 /** The one table of routes, in the order they are tried. */
-export const routes: Route[] = [...API_ROUTES, ...FAILURE_ROUTES, ...PAGE_ROUTES];
+export const routes: Route[] = [
+  ...API_ROUTES,
+  ...FAILURE_ROUTES,
+  ...PAGE_ROUTES,
+  ...FAILURE_PAGE_ROUTES,
+];
 
 /** Whether `host` (a `Host` header) names this server on loopback at `port`. */
 export function loopbackHost(host: string | null, port: number): boolean {
