@@ -241,5 +241,5 @@ Deno.test("deno task demo: all five listings, then the mailbox with five message
     output,
     /\nAll five listings delivered their message\.\n\nTo watch the same sends in a browser/,
   );
-  assert.match(output, /^  open http:\/\/127\.0\.0\.1:8025\/ and run the listings/m);
+  assert.match(output, /^ {2}open http:\/\/127\.0\.0\.1:8025\/ and run the listings/m);
 });
