@@ -18,7 +18,7 @@ import { encodeData } from "../lib/data.ts";
 import { makeMessage, wirePayload } from "./message.ts";
 import { deno, fixed, here, median, peakKiB, runOk, type Sink, table, timed } from "./util.ts";
 
-const RUNS = 3;
+const RUNS = 5;
 const SIZES_MB = [10, 50];
 const MB = 1_000_000;
 

@@ -35,13 +35,20 @@
 import type { Mailroom } from "./model.ts";
 import { API_ROUTES } from "./api.ts";
 import { FAILURE_ROUTES } from "./failures_api.ts";
+import { FAILURE_PAGE_ROUTES } from "./web/failures.ts";
 import type { FailureControl } from "./failures.ts";
+import { PAGE_ROUTES } from "./web/routes.ts";
 import { failure, type Route, type WebPlayground } from "./http.ts";
 
 export { failure, type Handler, json, type Route, route, type WebPlayground } from "./http.ts";
 
 /** The one table of routes, in the order they are tried. */
-export const routes: Route[] = [...API_ROUTES, ...FAILURE_ROUTES];
+export const routes: Route[] = [
+  ...API_ROUTES,
+  ...FAILURE_ROUTES,
+  ...PAGE_ROUTES,
+  ...FAILURE_PAGE_ROUTES,
+];
 
 /** Whether `host` (a `Host` header) names this server on loopback at `port`. */
 export function loopbackHost(host: string | null, port: number): boolean {
@@ -76,7 +83,8 @@ export async function handle(
   const response = await answer(request, playground, port, table);
   const headers = new Headers(response.headers);
   headers.set("x-content-type-options", "nosniff");
-  headers.set("referrer-policy", "no-referrer");
+  // A page may ask for same-origin: with no-referrer its forms' Origin would be "null".
+  if (!headers.has("referrer-policy")) headers.set("referrer-policy", "no-referrer");
   if (!headers.has("cache-control")) headers.set("cache-control", "no-store");
   const body = request.method === "HEAD" ? null : response.body;
   if (request.method === "HEAD") await response.body?.cancel();

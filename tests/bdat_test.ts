@@ -485,18 +485,22 @@ class HeldWire implements ChunkWire {
 /** Runs the event loop until pending promises have settled. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
 
-Deno.test("pipelineChunks: a refused chunk stops the chunks after the one being written", async () => {
-  const wire = new HeldWire([[250, "ok"], [250, "ok"], [552, "too big"], [250, "late"]]);
-  const chunks: Chunk[] = ["aa", "bb", "cc", "dd"].map((text, i) => ({
+/** `pipelineChunks` started on a {@link HeldWire} answering `replies`, with one chunk per text. */
+function startPipeline(replies: SMTPReply[], texts: string[]) {
+  const wire = new HeldWire(replies);
+  const chunks: Chunk[] = texts.map((text, i) => ({
     bytes: new TextEncoder().encode(text),
-    last: i === 3,
+    last: i === texts.length - 1,
   }));
   const envelope = new Envelope(FROM, TO, { data: false });
-  const done = pipelineChunks(
-    wire,
-    ["mail FROM:<a@example.com>", "rcpt TO:<b@example.com>"],
-    envelope,
-    chunks,
+  const commands = ["mail FROM:<a@example.com>", "rcpt TO:<b@example.com>"];
+  return { wire, envelope, done: pipelineChunks(wire, commands, envelope, chunks) };
+}
+
+Deno.test("pipelineChunks: a refused chunk stops the chunks after the one being written", async () => {
+  const { wire, envelope, done } = startPipeline(
+    [[250, "ok"], [250, "ok"], [552, "too big"], [250, "late"]],
+    ["aa", "bb", "cc", "dd"],
   );
   await settle();
   assert.deepEqual(wire.sent, ["mail FROM:<a@example.com>|rcpt TO:<b@example.com>|bdat 2|aa"]);
@@ -518,17 +522,9 @@ Deno.test("pipelineChunks: a refused chunk stops the chunks after the one being 
 });
 
 Deno.test("pipelineChunks: every recipient refused stops the chunks too", async () => {
-  const wire = new HeldWire([[250, "ok"], [550, "no such user"], [554, "no valid recipients"]]);
-  const chunks: Chunk[] = ["aa", "bb"].map((text, i) => ({
-    bytes: new TextEncoder().encode(text),
-    last: i === 1,
-  }));
-  const envelope = new Envelope(FROM, TO, { data: false });
-  const done = pipelineChunks(
-    wire,
-    ["mail FROM:<a@example.com>", "rcpt TO:<b@example.com>"],
-    envelope,
-    chunks,
+  const { wire, envelope, done } = startPipeline(
+    [[250, "ok"], [550, "no such user"], [554, "no valid recipients"]],
+    ["aa", "bb"],
   );
   await settle();
   wire.answer();

@@ -166,7 +166,7 @@ Deno.test("api: unknown ids are 404, wrong methods 405 with Allow, bad queries 4
       ["/api/sessions/999999999999999999999", undefined, 404],
       ["/api/sessions/-1", undefined, 404],
       ["/api/nothing", undefined, 404],
-      ["/", undefined, 404],
+      ["/nothing", undefined, 404], // "/" is the web inbox
       ["/api/messages/0000000000.brandon", { method: "DELETE" }, 404],
       ["/api/messages?user=nobody", undefined, 404],
       ["/api/messages?user=../../etc", undefined, 404],

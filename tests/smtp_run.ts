@@ -3,8 +3,9 @@
  * share (smtp_test.ts, smtp_sendmail_test.ts, smtp_login_test.ts,
  * smtp_transcript_test.ts, closing_test.ts, tls_test.ts, pipelining_test.ts):
  * the greeting, an EHLO exchange (the listings' tests use these two as
- * well), `connect` to a mock server, and `rejects`, which returns the error
- * it expected.
+ * well), `connect` to a mock server, `rejects`, which returns the error
+ * it expected, and `streamOf`, a message stream that logs its reading
+ * (smtp_stream_test.ts, bdat_stream_test.ts).
  *
  * @module
  */
@@ -68,3 +69,27 @@ export const DATA_OK = [
 /** The user name and password the AUTH tests log in with. */
 export const USER = "brandon";
 export const PASSWORD = "abc123";
+
+/** A pull stream of `chunks` that logs each pull and its cancelling in `log`. */
+export function streamOf(chunks: (string | Uint8Array | Error)[], log: string[] = []) {
+  let next = 0;
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      log.push(`pull ${next}`);
+      const chunk = chunks[next++];
+      if (chunk === undefined) controller.close();
+      else if (chunk instanceof Error) controller.error(chunk);
+      else controller.enqueue(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk);
+    },
+    cancel(reason) {
+      log.push(`cancel ${reason instanceof Error ? reason.constructor.name : reason}`);
+    },
+  }, { highWaterMark: 0 });
+  return {
+    stream,
+    log,
+    get pulled() {
+      return next;
+    },
+  };
+}

@@ -20,34 +20,10 @@ import {
 } from "../lib/smtp.ts";
 import type { Dialer } from "../lib/smtp.ts";
 import { MockServer } from "./mock_conn.ts";
-import { connect, DATA_OK, ehlo, GREETING, rejects } from "./smtp_run.ts";
+import { connect, DATA_OK, ehlo, GREETING, rejects, streamOf } from "./smtp_run.ts";
 import { SMTP } from "../lib/smtp.ts";
 
 const encoder = new TextEncoder();
-
-/** A pull stream of `chunks` that logs each pull and its cancelling in `log`. */
-function streamOf(chunks: (string | Uint8Array | Error)[], log: string[] = []) {
-  let next = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      log.push(`pull ${next}`);
-      const chunk = chunks[next++];
-      if (chunk === undefined) controller.close();
-      else if (chunk instanceof Error) controller.error(chunk);
-      else controller.enqueue(typeof chunk === "string" ? encoder.encode(chunk) : chunk);
-    },
-    cancel(reason) {
-      log.push(`cancel ${reason instanceof Error ? reason.constructor.name : reason}`);
-    },
-  }, { highWaterMark: 0 });
-  return {
-    stream,
-    log,
-    get pulled() {
-      return next;
-    },
-  };
-}
 
 const ENVELOPE = [
   "C: rcpt TO:<b@example.com>",

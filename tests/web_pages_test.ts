@@ -49,6 +49,8 @@ Deno.test("the reply codes' words come from one table, looked up by a line's cod
   assert.equal(explainCode("550"), "no such mailbox, or not allowed");
   assert.equal(explainCode("535"), "wrong user name or password");
   assert.equal(explainCode("299"), null);
+  assert.equal(explainCode("250", "RCPT"), "done");
+  assert.equal(explainCode("220", "STARTTLS"), "ready: start the TLS handshake now");
   for (
     const code of ["220", "221", "235", "334", "421", "451", "452", "454", "502", "503", "530"]
   ) {
@@ -84,14 +86,14 @@ Deno.test("the transcript annotates the greeting, each command's call and each r
       "ready: the server's greeting",
     ],
     ["C: EHLO [127.0.0.1]", "ehlo()", null],
-    ["S: 250-mail.example.com", null, "done"],
+    ["S: 250-mail.example.com", null, REPLY_CODES["EHLO 250"]],
     ["S: 250-PIPELINING", null, null],
     ["S: 250 DSN", null, null],
     ["C: STARTTLS", "starttls()", null],
-    ["S: 220 2.0.0 Ready to start TLS", null, "ready: the server's greeting"],
+    ["S: 220 2.0.0 Ready to start TLS", null, "ready: start the TLS handshake now"],
     ["tls", null, null],
     ["C: EHLO [127.0.0.1]", "ehlo()", null],
-    ["S: 250-mail.example.com", null, "done"],
+    ["S: 250-mail.example.com", null, REPLY_CODES["EHLO 250"]],
     ["S: 250 AUTH PLAIN LOGIN CRAM-MD5", null, null],
     ["C: AUTH LOGIN YnJhbmRvbg==", "login()", null],
     ["S: 334 UGFzc3dvcmQ6", null, REPLY_CODES["334"]],
@@ -105,7 +107,7 @@ Deno.test("the transcript annotates the greeting, each command's call and each r
     ["C: DATA", "sendmail()", null],
     ["S: 354 End data with <CR><LF>.<CR><LF>", null, REPLY_CODES["354"]],
     ["message", null, null],
-    ["S: 250 2.0.0 Ok: queued as 3F2A9C01BE", null, "done"],
+    ["S: 250 2.0.0 Ok: queued as 3F2A9C01BE", null, "done: the message is accepted and queued"],
     ["C: QUIT", "quit()", null],
     ["S: 221 2.0.0 Bye", null, "goodbye: the server closes the connection"],
   ]);

@@ -8,8 +8,16 @@
  * @module
  */
 
-/** A few words for each reply code a session may show (RFC 5321 section 4.2, RFC 4954, RFC 3207). */
+/**
+ * A few words for each reply code a session may show (RFC 5321 section 4.2,
+ * RFC 4954, RFC 3207). A key `"VERB code"` words the code as the answer to
+ * that command (`"message"` stands for the body that DATA's 354 asked for),
+ * in place of the code's general words.
+ */
 export const REPLY_CODES: Readonly<Record<string, string>> = {
+  "EHLO 250": "done: the extensions the server offers follow",
+  "STARTTLS 220": "ready: start the TLS handshake now",
+  "message 250": "done: the message is accepted and queued",
   "211": "system status",
   "214": "help text",
   "220": "ready: the server's greeting",
@@ -46,9 +54,13 @@ export const REPLY_CODES: Readonly<Record<string, string>> = {
   "555": "MAIL or RCPT parameters not recognised",
 };
 
-/** What a reply code means in a few words, or null for a code not in {@link REPLY_CODES}. */
-export function explainCode(code: string): string | null {
-  return REPLY_CODES[code] ?? null;
+/**
+ * What a reply code means in a few words, as the answer to `answering` (a
+ * command's verb, or `"message"`) when given; null for a code not in
+ * {@link REPLY_CODES}.
+ */
+export function explainCode(code: string, answering?: string): string | null {
+  return REPLY_CODES[`${answering} ${code}`] ?? REPLY_CODES[code] ?? null;
 }
 
 /**

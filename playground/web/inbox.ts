@@ -97,10 +97,13 @@ Send a message with one of the listings and it shows up here at once; \
       <caption class="visually-hidden">Messages, newest first</caption>
       <thead>
         <tr>
-    <th scope="col"><span class="visually-hidden">Unread</span></th>
-    <th scope="col">From</th><th scope="col">To</th>
-    ${showMailbox ? markup`<th scope="col">Mailbox</th>` : ""}
-    <th scope="col">Subject</th><th scope="col">Time</th><th scope="col">Size</th>
+    <th scope="col" class="mark"><span class="visually-hidden">Unread</span></th>
+    <th scope="col" class="from">From</th>
+    <th scope="col" class="to">To</th>
+    ${showMailbox ? markup`<th scope="col" class="mailbox">Mailbox</th>` : ""}
+    <th scope="col" class="subject">Subject</th>
+    <th scope="col" class="time">Time</th>
+    <th scope="col" class="size">Size</th>
         </tr>
       </thead>
       <tbody>

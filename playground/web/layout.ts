@@ -9,7 +9,7 @@
 import { markup, type SafeHtml, trusted } from "./html.ts";
 
 /** Which part of the site a page belongs to, so the navigation can mark it. */
-export type Section = "inbox" | "sessions";
+export type Section = "inbox" | "sessions" | "failures";
 
 /** What {@link layout} needs besides the content. */
 export interface LayoutOptions {
@@ -46,6 +46,7 @@ export function layout(options: LayoutOptions, content: SafeHtml): SafeHtml {
             <a class="brand" href="/">mail.example.com</a>
             <a href="/"${current("inbox")}>Inbox</a>
             <a href="/sessions"${current("sessions")}>Sessions</a>
+            <a href="/failures"${current("failures")}>Failures</a>
           </nav>
           <p class="status" id="live-status" role="status" aria-live="polite"></p>
         </header>

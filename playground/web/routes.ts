@@ -1,17 +1,20 @@
 /**
  * The web inbox's routes: the pages, the sandboxed HTML part, the raw
  * source as text, the two forms that delete, and our one script and style
- * sheet. Each handler reads the {@link Mailroom} it is given and returns a
- * `Response`; the Host check in front of all routes is the web server's.
+ * sheet, as rows of the web port's one routes table (playground/web.ts).
+ * Each handler reads the {@link Mailroom} it is given and returns a
+ * `Response`.
  *
  * Every page goes out under {@link PAGE_CSP} (`default-src 'self'`, no
- * inline script), and the forms are refused unless their `Origin` is this
- * server's own.
+ * inline script). The web port's checks hold for every route here as for
+ * the API's: only a loopback `Host`, and no POST from another site's page
+ * (so no other site can make a visitor's browser delete mail).
  *
  * @module
  */
 
 import type { Mailroom } from "../model.ts";
+import { type Route, route } from "../http.ts";
 import { markup, type SafeHtml } from "./html.ts";
 import { inboxPage, inboxPath, PAGE_SIZE } from "./inbox.ts";
 import { layout } from "./layout.ts";
@@ -30,20 +33,6 @@ export const PAGE_CSP = [
 
 /** How much of the raw source the message page shows inline. */
 export const RAW_INLINE_BYTES = 256 * 1024;
-
-/** One route: a method, a path pattern, and what answers it. */
-export interface PageRoute {
-  /** `GET` or `POST`. */
-  method: "GET" | "POST";
-  /** The path, as a `URLPattern` (`/messages/:id`). */
-  pattern: URLPattern;
-  /** Answers a request whose path matched, with the pattern's groups. */
-  handler: (
-    request: Request,
-    groups: Record<string, string | undefined>,
-    mailroom: Mailroom,
-  ) => Promise<Response> | Response;
-}
 
 // Only the browser's caches are told anything: revalidate every page, so the
 // back button shows mail as it is (and the back-forward cache may still keep it).
@@ -81,17 +70,6 @@ export function errorPage(status: number, title: string, detail: string): Respon
 
 function redirect(location: string): Response {
   return new Response(null, { status: 303, headers: { ...COMMON_HEADERS, location } });
-}
-
-/**
- * Whether a form's request came from one of our own pages: its `Origin` is
- * this server's (the Host it was sent to), so no other site can make a
- * visitor's browser delete mail.
- */
-export function sameOrigin(request: Request): boolean {
-  const origin = request.headers.get("origin");
-  const host = request.headers.get("host");
-  return origin !== null && host !== null && origin === `http://${host}`;
 }
 
 /** A page number from the query (`page=3`), 1 when absent, null when not a positive integer. */
@@ -168,16 +146,7 @@ function userOf(id: string): string | undefined {
   return dot < 0 ? undefined : id.slice(dot + 1);
 }
 
-function forbidden(): Response {
-  return errorPage(
-    403,
-    "Forbidden",
-    "This form may be sent only from the inbox's own pages (the request's Origin was not this server).",
-  );
-}
-
-async function deleteMessage(request: Request, id: string, mailroom: Mailroom): Promise<Response> {
-  if (!sameOrigin(request)) return forbidden();
+async function deleteMessage(id: string, mailroom: Mailroom): Promise<Response> {
   if (!await mailroom.deleteMessage(id)) return notFound("message");
   const user = userOf(id);
   return redirect(
@@ -185,8 +154,7 @@ async function deleteMessage(request: Request, id: string, mailroom: Mailroom): 
   );
 }
 
-async function clearMailbox(request: Request, user: string, mailroom: Mailroom): Promise<Response> {
-  if (!sameOrigin(request)) return forbidden();
+async function clearMailbox(user: string, mailroom: Mailroom): Promise<Response> {
   if (!mailroom.users().includes(user)) return notFound("mailbox");
   await mailroom.clearMailbox(user);
   return redirect(inboxPath(user));
@@ -232,62 +200,36 @@ function staticFile(name: string): Promise<Response> | Response {
   );
 }
 
-function route(
-  method: PageRoute["method"],
-  pathname: string,
-  handler: PageRoute["handler"],
-): PageRoute {
-  return { method, pattern: new URLPattern({ pathname }), handler };
-}
-
-/** A path group as it was before percent-encoding; "" for one that does not decode. */
-function decoded(group: string | undefined): string {
+/** A path group as it was before percent-encoding; "" for one absent or that does not decode. */
+function param(match: URLPatternResult, name: string): string {
   try {
-    return decodeURIComponent(group ?? "");
+    return decodeURIComponent(match.pathname.groups[name] ?? "");
   } catch {
     return "";
   }
 }
 
-const id = (groups: Record<string, string | undefined>) => decoded(groups.id);
-
-/** Every page route, in the order they are tried. */
-export const PAGE_ROUTES: readonly PageRoute[] = [
-  route("GET", "/", (request, _, mailroom) => inbox(request, mailroom)),
-  route("GET", "/messages/:id", (_, groups, mailroom) => message(id(groups), mailroom)),
-  route("GET", "/messages/:id/html", (_, groups, mailroom) => htmlPart(id(groups), mailroom)),
-  route("GET", "/messages/:id/raw", (_, groups, mailroom) => raw(id(groups), mailroom)),
+/** The web inbox's rows of the web port's one routes table (playground/web.ts). */
+export const PAGE_ROUTES: Route[] = [
+  route("GET", "/", (request, _, { mailroom }) => inbox(request, mailroom)),
+  route("GET", "/messages/:id", (_, match, { mailroom }) => message(param(match, "id"), mailroom)),
+  route(
+    "GET",
+    "/messages/:id/html",
+    (_, match, { mailroom }) => htmlPart(param(match, "id"), mailroom),
+  ),
+  route("GET", "/messages/:id/raw", (_, match, { mailroom }) => raw(param(match, "id"), mailroom)),
   route(
     "POST",
     "/messages/:id/delete",
-    (request, groups, mailroom) => deleteMessage(request, id(groups), mailroom),
+    (_, match, { mailroom }) => deleteMessage(param(match, "id"), mailroom),
   ),
   route(
     "POST",
     "/mailboxes/:user/clear",
-    (request, groups, mailroom) => clearMailbox(request, decoded(groups.user), mailroom),
+    (_, match, { mailroom }) => clearMailbox(param(match, "user"), mailroom),
   ),
-  route("GET", "/sessions", (request, _, mailroom) => sessions(request, mailroom)),
-  route("GET", "/sessions/:id", (_, groups, mailroom) => session(id(groups), mailroom)),
-  route("GET", "/static/:name", (_, groups) => staticFile(groups.name ?? "")),
+  route("GET", "/sessions", (request, _, { mailroom }) => sessions(request, mailroom)),
+  route("GET", "/sessions/:id", (_, match, { mailroom }) => session(param(match, "id"), mailroom)),
+  route("GET", "/static/:name", (_, match) => staticFile(match.pathname.groups.name ?? "")),
 ];
-
-/**
- * Answers `request` from {@link PAGE_ROUTES}: the first route whose method
- * and path match; a 405 when only the path matches; null when no path does
- * (the request is someone else's, such as the API's).
- */
-export async function servePage(request: Request, mailroom: Mailroom): Promise<Response | null> {
-  let pathMatched = false;
-  for (const { method, pattern, handler } of PAGE_ROUTES) {
-    const match = pattern.exec(request.url);
-    if (match === null) continue;
-    if (method !== request.method) {
-      pathMatched = true;
-      continue;
-    }
-    return await handler(request, match.pathname.groups, mailroom);
-  }
-  if (!pathMatched) return null;
-  return errorPage(405, "Method not allowed", `This address does not take ${request.method}.`);
-}

@@ -44,9 +44,11 @@ export function annotate(entries: TranscriptEntry[]): Annotated[] {
   let greeted = false; // a client line has been seen: later replies answer commands
   let inReply = false; // the previous server line said `-`: this one continues it
   let inAuth = false; // after AUTH, while the server answers 334
+  let answering: string | undefined; // the verb (or "message") the next reply answers
   const out: Annotated[] = [];
   for (const entry of entries) {
     if (!isLine(entry)) {
+      if (entry.event === "message") answering = "message";
       out.push({ entry, call: null, meaning: null });
       continue;
     }
@@ -54,7 +56,8 @@ export function annotate(entries: TranscriptEntry[]): Annotated[] {
       greeted = true;
       inReply = false;
       const call = inAuth ? AUTH_ANSWER_CALL : commandCall(entry.line);
-      if (!inAuth && commandVerb(entry.line) === "AUTH") inAuth = true;
+      if (!inAuth) answering = commandVerb(entry.line);
+      if (answering === "AUTH") inAuth = true;
       out.push({ entry, call, meaning: null });
       continue;
     }
@@ -65,7 +68,7 @@ export function annotate(entries: TranscriptEntry[]): Annotated[] {
     out.push({
       entry,
       call: first && !greeted ? GREETING_CALL : null,
-      meaning: first && code ? explainCode(code) : null,
+      meaning: first && code ? explainCode(code, answering) : null,
     });
   }
   return out;

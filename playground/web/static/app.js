@@ -31,6 +31,15 @@ function say(text) {
   if (status) status.textContent = text;
 }
 
+/**
+ * Notes the stream's state on the root element (`data-stream`: connecting,
+ * open, closed), for a reader's style sheet and for the browser tests.
+ * @param {string} state
+ */
+function mark(state) {
+  document.documentElement.dataset.stream = state;
+}
+
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (!(form instanceof HTMLFormElement)) return;
@@ -128,7 +137,9 @@ function connect() {
   clearTimeout(retryTimer);
   const stream = new EventSource("/api/events");
   source = stream;
+  mark("connecting");
   stream.addEventListener("open", () => {
+    mark("open");
     retryDelay = 1000;
     if (missed) {
       missed = false;
@@ -139,6 +150,7 @@ function connect() {
   stream.addEventListener("message", onEvent);
   stream.addEventListener("session", onEvent);
   stream.addEventListener("error", () => {
+    mark(stream.readyState === EventSource.CLOSED ? "closed" : "connecting");
     missed = true;
     say("The playground is not answering; trying again…");
     // EventSource retries by itself after a network error; after an HTTP
@@ -155,6 +167,7 @@ function disconnect() {
   clearTimeout(retryTimer);
   source?.close();
   source = null;
+  mark("closed");
 }
 
 addEventListener("pagehide", disconnect);
