@@ -2,8 +2,10 @@
  * The helper under test: `SMTP.connect`, `sendmail`, `quit` from
  * lib/smtp.ts, with the connection wrapped (through `SMTPOptions.dial`) to
  * count the `write()` calls the helper makes. After the three arguments,
- * `pipelining` connects with `{ pipelining: true }`, and `chunking` (or
- * `chunking=BYTES`, the chunk size) with `{ chunking: true }`: BDAT.
+ * `pipelining` connects with `{ pipelining: true }`, `chunking` (or
+ * `chunking=BYTES`, the chunk size) with `{ chunking: true }`: BDAT, and
+ * `stream` sends the file as a stream (`SIZE=` from its size) instead of a
+ * string.
  *
  * ```sh
  * deno run --allow-net=127.0.0.1 --allow-read bench/send_helper.ts PORT FILE RECIPIENTS \
@@ -13,12 +15,16 @@
  */
 
 import { SMTP } from "../lib/smtp.ts";
-import { FROM, recipients, report, senderArgs } from "./senders.ts";
+import { FROM, peakKiB, recipients, report, senderArgs, settle } from "./senders.ts";
 
 const { port, file, count } = senderArgs(Deno.args);
-const message = Deno.readTextFileSync(file);
-const to = recipients(count);
 const modes = Deno.args.slice(3);
+// `stream`: the file as a ReadableStream, its size declared, as `--message FILE` sends it.
+const stream = modes.includes("stream");
+const message = stream ? (await Deno.open(file)).readable : Deno.readTextFileSync(file);
+const mailOptions = stream ? [`SIZE=${Deno.statSync(file).size}`] : [];
+const to = recipients(count);
+const settled = settle();
 const pipelining = modes.includes("pipelining");
 const chunkingMode = modes.find((mode) => /^chunking(=\d+)?$/.test(mode));
 const chunking = chunkingMode !== undefined;
@@ -47,6 +53,6 @@ const connection = await SMTP.connect(`127.0.0.1:${port}`, {
   chunking,
   chunkSize,
 });
-await connection.sendmail(FROM, to, message);
+await connection.sendmail(FROM, to, message, mailOptions);
 await connection.quit();
-report({ seconds: (performance.now() - start) / 1000, writes });
+report({ seconds: (performance.now() - start) / 1000, writes, peakKiB: peakKiB(settled) });

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { FROM, recipients, report, senderArgs } from "./senders.ts";
+import { FROM, peakKiB, recipients, report, senderArgs, settle } from "./senders.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -104,14 +104,16 @@ if (import.meta.main) {
   const to = recipients(count);
   if (mode === "wire") {
     const payload = Deno.readFileSync(file);
+    const settled = settle();
     const start = performance.now();
     await sendWire(port, payload, to);
-    report({ seconds: (performance.now() - start) / 1000, writes });
+    report({ seconds: (performance.now() - start) / 1000, writes, peakKiB: peakKiB(settled) });
   } else if (mode === "string") {
     const message = Deno.readTextFileSync(file);
+    const settled = settle();
     const start = performance.now();
     await sendString(port, message, to);
-    report({ seconds: (performance.now() - start) / 1000, writes });
+    report({ seconds: (performance.now() - start) / 1000, writes, peakKiB: peakKiB(settled) });
   } else {
     throw new Error(`unknown mode ${mode}: wire or string`);
   }

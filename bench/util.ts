@@ -24,8 +24,10 @@ export type SenderName =
   | "string"
   | "helper"
   | "helper-pipelined"
+  | "helper-stream"
   | "smtplib"
-  | "nodemailer";
+  | "nodemailer"
+  | "nodemailer-stream";
 
 /** Whether `path` exists. */
 export function exists(path: string): boolean {
@@ -178,7 +180,8 @@ export function senderCommand(
   count: number,
 ): string[] {
   const common = [String(port), file, String(count)];
-  const denoRun = [deno, "run", "--allow-net=127.0.0.1", `--allow-read=${file}`];
+  // --allow-all and --expose-gc only to reset and read the peak-RSS mark (bench/senders.ts).
+  const denoRun = [deno, "run", "--allow-all", "--v8-flags=--expose-gc"];
   switch (sender) {
     case "wire":
     case "string":
@@ -187,10 +190,14 @@ export function senderCommand(
       return [...denoRun, `${here}send_helper.ts`, ...common];
     case "helper-pipelined":
       return [...denoRun, `${here}send_helper.ts`, ...common, "pipelining"];
+    case "helper-stream":
+      return [...denoRun, `${here}send_helper.ts`, ...common, "stream"];
     case "smtplib":
       return [python, `${here}send_smtplib.py`, ...common];
     case "nodemailer":
-      return ["node", `${here}send_nodemailer.mjs`, ...common];
+      return ["node", "--expose-gc", `${here}send_nodemailer.mjs`, ...common];
+    case "nodemailer-stream":
+      return ["node", "--expose-gc", `${here}send_nodemailer.mjs`, ...common, "stream"];
   }
 }
 

@@ -189,10 +189,11 @@ export interface EncodedData {
 export const PIECE_BYTES = 64 * 1024;
 
 /**
- * A message's bytes in pieces of at most {@link PIECE_BYTES}: a string is
- * encoded as UTF-8 a piece at a time into one reused buffer (never cutting a
- * surrogate pair in two), bytes are viewed in place. Each piece is valid
- * only until the next is asked for.
+ * A message's bytes in pieces: bytes are viewed in place, {@link PIECE_BYTES}
+ * at a time; a string is encoded as UTF-8 {@link PIECE_BYTES} code units at a
+ * time (at most three times as many bytes) into one reused buffer, never
+ * cutting a surrogate pair in two. Each piece is valid only until the next
+ * is asked for.
  */
 export function* messagePieces(message: string | Uint8Array): Generator<Uint8Array> {
   if (typeof message !== "string") {
@@ -202,7 +203,7 @@ export function* messagePieces(message: string | Uint8Array): Generator<Uint8Arr
     return;
   }
   // A UTF-16 code unit gives at most 3 bytes of UTF-8; a pair gives 4.
-  const chars = PIECE_BYTES / 4;
+  const chars = PIECE_BYTES;
   const scratch = new Uint8Array(3 * chars);
   for (let at = 0; at < message.length;) {
     let end = Math.min(at + chars, message.length);
@@ -231,7 +232,8 @@ export function encodeData(
   let at = 0;
   for (const piece of messagePieces(message)) {
     if (at + DotEncoder.room(piece.length) + DotEncoder.END_ROOM > out.length) {
-      const bigger = new Uint8Array(Math.max(2 * out.length, at + room));
+      const needed = at + DotEncoder.room(piece.length) + DotEncoder.END_ROOM;
+      const bigger = new Uint8Array(Math.max(2 * out.length, needed));
       bigger.set(out.subarray(0, at));
       out = bigger;
     }
