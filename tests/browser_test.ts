@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import type { Browser, Page } from "puppeteer-core";
-import { SMTP } from "../lib/smtp.ts";
+import { SMTP, SMTPRecipientsRefused } from "../lib/smtp.ts";
 import { type Playground, startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
 import { skipBrowserTests, withBrowser } from "./browser_run.ts";
@@ -98,7 +98,7 @@ function texts(page: Page, selector: string): Promise<string[]> {
 
 Deno.test({
   name:
-    "the web inbox in Chromium: live mail, hostile mail, a narrow window, back and forward, a restart, deleting",
+    "the web inbox in Chromium: live mail, the annotated conversation, hostile mail, sessions, a narrow window, back and forward, a restart, deleting",
   ignore: skipBrowserTests(),
 }, async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "browser-test-" });
@@ -154,6 +154,81 @@ Deno.test({
         assert.match(
           await page.$eval("body", (b) => b.textContent ?? ""),
           /^To: brandon@example\.com\r?\nFrom: sender@example\.com\r?\nSubject: Test Message from debug\.ts/,
+        );
+      });
+
+      await t.step(
+        "the message page shows the conversation with its calls and replies explained",
+        async () => {
+          await page.goto(base + "/", { waitUntil: "load" });
+          await Promise.all([page.waitForNavigation(), page.click("td.subject a")]);
+          const lines = await page.$$eval(
+            "ol.transcript li",
+            (items) =>
+              items.map((li) =>
+                [
+                  li.querySelector(".dir, .what")?.textContent,
+                  li.querySelector("code")?.textContent,
+                ]
+                  .concat([...li.querySelectorAll(".notes > span")].map((s) => s.textContent))
+                  .filter((x) => x).join(" | ")
+              ),
+          );
+          const find = (pattern: RegExp) => {
+            const line = lines.find((l) => pattern.test(l));
+            assert.ok(line, `${pattern} in\n${lines.join("\n")}`);
+            return line;
+          };
+          assert.match(
+            find(/^S: \| 220 /),
+            /ready: the server's greeting \| SMTP\.connect\(\) \/ smtplib\.SMTP\(\)$/,
+          );
+          assert.match(find(/^C: \| ehlo /i), /\| ehlo\(\)$/);
+          assert.match(find(/^S: \| 250-mail\.example\.com/), /\| done: the extensions/);
+          assert.match(find(/^C: \| mail FROM:<sender@example\.com>/i), /\| sendmail\(\)$/);
+          assert.match(find(/^C: \| rcpt TO:<brandon@example\.com>/i), /\| sendmail\(\)$/);
+          assert.match(find(/^C: \| data \|/i), /sendmail\(\)$/);
+          assert.match(find(/^S: \| 354 /), /\| send the message/);
+          assert.match(find(/^message, \d+ bytes/), /sendmail\(\)$/);
+          assert.match(find(/^S: \| 250 2\.0\.0 Ok: queued as /), /done: the message is accepted/);
+          assert.match(find(/^C: \| quit \|/i), /\| quit\(\)$/);
+          assert.match(find(/^S: \| 221 /), /\| goodbye/);
+          // The folded body links to the raw source, which is the message as sent.
+          const raw = await page.$eval("li.body a", (a) => (a as unknown as { href: string }).href);
+          const source = await (await fetch(raw)).text();
+          assert.match(
+            source,
+            /^To: brandon@example\.com\r?\nFrom: sender@example\.com\r?\nSubject: Test Message from debug\.ts/,
+          );
+        },
+      );
+
+      await t.step("the sessions list filters by outcome, a refused session included", async () => {
+        const smtp = await SMTP.connect(server());
+        await assert.rejects(
+          smtp.sendmail(FROM, ["nobody@example.com"], "Subject: x\r\n\r\nx\r\n"),
+          SMTPRecipientsRefused,
+        );
+        await smtp.quit();
+        await openLive(page, base + "/sessions");
+        await page.waitForSelector("td .outcome.refused", WAIT);
+        await Promise.all([
+          page.waitForNavigation(),
+          page.click('.tabs a[href="/sessions?outcome=refused"]'),
+        ]);
+        const outcomes = await texts(page, "table.sessions td .outcome");
+        assert.ok(outcomes.length >= 1);
+        assert.deepEqual(new Set(outcomes), new Set(["refused"]));
+        await Promise.all([page.waitForNavigation(), page.click("table.sessions td.id a")]);
+        const codes = await texts(page, "ol.transcript li.server code");
+        assert.ok(
+          codes.some((line) => /^550 5\.1\.1 <nobody@example\.com>/.test(line)),
+          codes.join("\n"),
+        );
+        await page.goto(base + "/sessions?outcome=delivered");
+        assert.deepEqual(
+          new Set(await texts(page, "table.sessions td .outcome")),
+          new Set(["delivered"]),
         );
       });
 

@@ -77,7 +77,7 @@ function filter(view: SessionsView): SafeHtml {
 function row(session: SessionSummary): SafeHtml {
   return markup`
     <tr>
-      <td class="id"><a href="${sessionPath(session.id)}">${session.id}</a></td>
+      <td class="id"><a href="${sessionPath(session.id)}">#${session.id}</a></td>
       <td class="time">${timeHtml(session.started)}</td>
       <td class="client">${session.client}</td>
       <td class="listener">${session.listener}</td>
@@ -119,7 +119,7 @@ export function sessionsPage(view: SessionsView): SafeHtml {
             <th scope="col">TLS</th>
             <th scope="col">User</th>
             <th scope="col">Outcome</th>
-            <th scope="col">Messages</th>
+            <th scope="col" class="n">Messages</th>
             <th scope="col">Failures</th>
           </tr>
         </thead>
