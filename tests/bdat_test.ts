@@ -355,6 +355,18 @@ Deno.test("bdat(): after mail() and rcpt(), one method per command; refused with
   server.assertDone();
   smtp.close();
 
+  // After MAIL with BODY=BINARYMIME, DATA is refused before anything is written.
+  const binary = await connect([
+    ...ehlo("CHUNKING", "BINARYMIME"),
+    `${MAIL} BODY=BINARYMIME`,
+    "S: 250 ok",
+  ]);
+  await binary.smtp.ehlo();
+  await binary.smtp.mail(FROM, ["BODY=BINARYMIME"]);
+  await rejects(() => binary.smtp.data("x"), SMTPNotSupportedError);
+  binary.server.assertDone();
+  binary.smtp.close();
+
   const plain = await connect(ehlo("8BITMIME"));
   await plain.smtp.ehlo();
   await rejects(() => plain.smtp.bdat("x"), SMTPNotSupportedError);
