@@ -21,6 +21,15 @@ import { mailboxSummary } from "./playground/mail.ts";
 import { readMailbox } from "./playground/mbox.ts";
 import { DEFAULT_TOKENS } from "./playground/oauth.ts";
 
+/** How to watch the same sends in the web inbox, printed at the end. */
+const WATCH_IN_BROWSER = [
+  "",
+  "To watch the same sends in a browser, each message beside its SMTP conversation:",
+  "  deno task playground     (in one terminal: SMTP on 127.0.0.1:2525, the inbox on port 8025)",
+  "  open http://127.0.0.1:8025/ and run the listings in another terminal, for example",
+  "  deno run -N debug.ts 127.0.0.1:2525 sender@example.com brandon@example.com",
+];
+
 /** One listing to run: its arguments, what to type, what it must print. */
 interface Step {
   script: string;
@@ -236,6 +245,7 @@ export async function main(): Promise<number> {
         "\nAll five listings delivered their message."
       : `\n${failures} step${failures === 1 ? "" : "s"} failed.`,
   );
+  console.log(WATCH_IN_BROWSER.join("\n"));
   return failures === 0 ? 0 : 1;
 }
 

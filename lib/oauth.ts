@@ -72,9 +72,6 @@ export interface OAuth2Session {
 export const OAUTH2_PLAINTEXT =
   "The connection is not under TLS: refusing to send an OAuth 2.0 token";
 
-/** What the transcript shows in place of a secret (the rule is lib/mask.ts's). */
-export { MASK };
-
 /** The status a refusing server puts in its JSON challenge, in words. */
 const STATUS_WORDS: Record<string, string> = {
   "400": "a malformed request: check the user name, which must be the token's account",

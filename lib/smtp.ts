@@ -386,6 +386,8 @@ export class SMTP {
   async data(msg: Message): Promise<SMTPReply> {
     requireMessage("data", "msg", msg);
     try {
+      // RFC 3030 section 3: a BINARYMIME message goes by BDAT only.
+      if (this.#binaryBody) throw new SMTPNotSupportedError("BODY=BINARYMIME needs BDAT, not DATA");
       await this.#putcmd("data");
       const [code, message] = await this.#dataStartReply();
       if (code !== 354) throw new SMTPDataError(code, message);

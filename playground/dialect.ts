@@ -21,7 +21,7 @@ import { SMTPServer, type SMTPServerOptions } from "smtp-server";
 import type { Socket } from "node:net";
 import type { TLSSocket } from "node:tls";
 import type { Readable } from "node:stream";
-import { type FailureSession, NO_FAILURES, type Step } from "./failures.ts";
+import { type FailureSession, markOf, NO_FAILURES, type Step } from "./failures.ts";
 import { RecordedConnection } from "./recording.ts";
 import type { Recorder } from "./recorder.ts";
 import type { ListenerName } from "./model.ts";
@@ -426,6 +426,7 @@ class PostfixConnection extends RecordedConnection {
   #failAt(step: Step, argument: string | undefined, outcomes: Outcomes): void {
     const action = this.failures.at(step, step === "rcpt" ? argument : undefined);
     if (!action) return outcomes.go();
+    this.record?.failure(markOf(step, action)); // the session's record says what was injected
     switch (action.kind) {
       case "slow":
         return outcomes.slow ? outcomes.slow(action.ms) : void setTimeout(outcomes.go, action.ms);

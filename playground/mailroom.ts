@@ -130,6 +130,11 @@ export class FileMailroom implements Mailroom {
     return [...this.#users];
   }
 
+  /** The ids of `user`'s messages in mailbox order (message 1 first), as `mail` numbers them. */
+  async mailboxIds(user: string): Promise<string[]> {
+    return (await this.#locateUser(user)).map((located) => located.id);
+  }
+
   /** A page of messages, newest first, of one user or all. */
   async listMessages(
     query: { user?: string; offset?: number; limit?: number },
@@ -394,9 +399,12 @@ async function contentId(raw: Uint8Array): Promise<string> {
 }
 
 /** Parses a message with mailparser (loaded on first use), HTML turned to text when alone. */
-export async function parse(raw: Uint8Array): Promise<Parsed> {
+export async function parse(
+  raw: Uint8Array,
+  options: { skipHtmlToText?: boolean } = {},
+): Promise<Parsed> {
   const { simpleParser } = await import("mailparser");
-  return await simpleParser(Buffer.from(raw), { keepCidLinks: true });
+  return await simpleParser(Buffer.from(raw), { keepCidLinks: true, ...options });
 }
 
 /**

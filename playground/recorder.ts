@@ -487,6 +487,7 @@ export class Recorder {
 /** A session file read back: its summary and detail; null if it has no header. */
 export function readSession(
   text: string,
+  maybeOpen = false,
 ): { summary: SessionSummary; detail: SessionDetail } | null {
   const lines = text.split("\n");
   let header: Record<string, unknown> | null = null;
@@ -523,7 +524,7 @@ export function readSession(
   }
   if (header === null || state === null) return null;
   const started = String(header.started);
-  if (ended === null) {
+  if (ended === null && !maybeOpen) {
     // Cut off by a crash: it ended, at the latest, with its last entry.
     const last = transcript.at(-1)?.t ?? 0;
     ended = new Date(new Date(started).getTime() + last).toISOString();
@@ -542,6 +543,43 @@ export function readSession(
     skipped,
   );
   return { summary, detail: { ...summary, transcript } };
+}
+
+/**
+ * The newest `limit` sessions of `dataDir` read back without changing
+ * anything (for `deno task mail`), newest first; or only session `id`. A
+ * session with no last line is shown as open (the server may be running).
+ */
+export function readSessions(dataDir: string, limit: number, id?: string): SessionDetail[] {
+  const dir = join(dataDir, "sessions");
+  let ids: number[];
+  if (id !== undefined) {
+    ids = /^[1-9]\d{0,15}$/.test(id) ? [Number(id)] : [];
+  } else {
+    ids = [];
+    try {
+      for (const entry of Deno.readDirSync(dir)) {
+        const match = /^([1-9]\d{0,15})\.jsonl$/.exec(entry.name);
+        if (entry.isFile && match) ids.push(Number(match[1]));
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    }
+    ids.sort((a, b) => b - a);
+  }
+  const sessions: SessionDetail[] = [];
+  for (const n of ids.slice(0, limit)) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(join(dir, `${n}.jsonl`));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) continue;
+      throw error;
+    }
+    const session = readSession(text, true);
+    if (session) sessions.push(session.detail);
+  }
+  return sessions;
 }
 
 export { MASK };

@@ -12,11 +12,11 @@
 
 import assert from "node:assert/strict";
 import type { Browser, Page } from "puppeteer-core";
-import { SMTP } from "../lib/smtp.ts";
+import { SMTP, SMTPRecipientsRefused } from "../lib/smtp.ts";
 import { type Playground, startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
-import { skipBrowserTests, withBrowser } from "./browser_run.ts";
-import { runListing } from "./playground_run.ts";
+import { mixedMessage, skipBrowserTests, withBrowser } from "./browser_run.ts";
+import { rawSession, runListing } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
@@ -35,54 +35,44 @@ function start(dataDir: string, webPort = 0): Promise<Playground> {
 
 /** A message whose every field tries to run script or load from `trap` (a loopback server). */
 function hostileMessage(trap: string): string {
-  const attachment = btoa("<script>parent.pwned = 11</script>");
-  return [
-    `From: "<img src=x onerror=window.pwned=1>" <mallory@example.com>`,
-    `To: ${TO}`,
-    `Subject: <script>window.pwned=2</script><img src=x onerror="window.pwned=3">`,
-    `X-Link: javascript:window.pwned=4`,
-    `MIME-Version: 1.0`,
-    `Content-Type: multipart/mixed; boundary="outer"`,
-    ``,
-    `--outer`,
-    `Content-Type: multipart/alternative; boundary="inner"`,
-    ``,
-    `--inner`,
-    `Content-Type: text/plain; charset=utf-8`,
-    ``,
-    `</pre><script>window.pwned=5</script>`,
-    `--inner`,
-    `Content-Type: text/html; charset=utf-8`,
-    ``,
-    `<html><head>`,
-    `<meta http-equiv="refresh" content="1;url=${trap}/refresh">`,
-    `<link rel="stylesheet" href="${trap}/style.css">`,
-    `<link rel="prefetch" href="${trap}/prefetch">`,
-    `<base href="${trap}/">`,
-    `<style>@import url(${trap}/import.css); body { background: url(${trap}/bg.png) }</style>`,
-    `</head><body onload="parent.pwned = 6">`,
-    `<script>parent.pwned = 7; top.pwned = 7</script>`,
-    `<p id="text">Hello from a hostile message</p>`,
-    `<img src="${trap}/pixel.gif" onerror="parent.pwned = 8">`,
-    `<img src="relative.gif">`,
-    `<a id="js" href="javascript:parent.pwned=9">js link</a>`,
-    `<a id="away" href="${trap}/link">remote link</a>`,
-    `<form action="${trap}/form" method="post"><input name="q" value="x">`,
-    `<button id="send">send</button></form>`,
-    `<iframe src="${trap}/frame"></iframe>`,
-    `<object data="${trap}/object"></object>`,
-    `<video src="${trap}/video.mp4" poster="${trap}/poster.png"></video>`,
-    `</body></html>`,
-    `--inner--`,
-    `--outer`,
-    `Content-Type: text/html; name="x.html"`,
-    `Content-Disposition: attachment; filename="\\"><img src=x onerror=window.pwned=10>.html"`,
-    `Content-Transfer-Encoding: base64`,
-    ``,
-    attachment,
-    `--outer--`,
-    ``,
-  ].join("\r\n");
+  return mixedMessage({
+    headers: [
+      `From: "<img src=x onerror=window.pwned=1>" <mallory@example.com>`,
+      `To: ${TO}`,
+      `Subject: <script>window.pwned=2</script><img src=x onerror="window.pwned=3">`,
+      `X-Link: javascript:window.pwned=4`,
+    ],
+    text: `</pre><script>window.pwned=5</script>`,
+    html: [
+      `<html><head>`,
+      `<meta http-equiv="refresh" content="1;url=${trap}/refresh">`,
+      `<link rel="stylesheet" href="${trap}/style.css">`,
+      `<link rel="prefetch" href="${trap}/prefetch">`,
+      `<base href="${trap}/">`,
+      `<style>@import url(${trap}/import.css); body { background: url(${trap}/bg.png) }</style>`,
+      `</head><body onload="parent.pwned = 6">`,
+      `<script>parent.pwned = 7; top.pwned = 7</script>`,
+      `<p id="text">Hello from a hostile message</p>`,
+      `<img src="${trap}/pixel.gif" onerror="parent.pwned = 8">`,
+      `<img src="relative.gif">`,
+      `<a id="js" href="javascript:parent.pwned=9">js link</a>`,
+      `<a id="away" href="${trap}/link">remote link</a>`,
+      `<form action="${trap}/form" method="post"><input name="q" value="x">`,
+      `<button id="send">send</button></form>`,
+      `<iframe src="${trap}/frame"></iframe>`,
+      `<object data="${trap}/object"></object>`,
+      `<video src="${trap}/video.mp4" poster="${trap}/poster.png"></video>`,
+      `</body></html>`,
+    ].join("\r\n"),
+    attachment: {
+      headers: [
+        `Content-Type: text/html; name="x.html"`,
+        `Content-Disposition: attachment; filename="\\"><img src=x onerror=window.pwned=10>.html"`,
+        `Content-Transfer-Encoding: base64`,
+      ],
+      body: btoa("<script>parent.pwned = 11</script>"),
+    },
+  });
 }
 
 /** Opens `path` and waits until its event stream is open. */
@@ -98,7 +88,7 @@ function texts(page: Page, selector: string): Promise<string[]> {
 
 Deno.test({
   name:
-    "the web inbox in Chromium: live mail, hostile mail, a narrow window, back and forward, a restart, deleting",
+    "the web inbox in Chromium: live mail, the annotated conversation, hostile mail, sessions, a narrow window, back and forward, a restart, deleting",
   ignore: skipBrowserTests(),
 }, async (t) => {
   const dataDir = await Deno.makeTempDir({ prefix: "browser-test-" });
@@ -158,6 +148,81 @@ Deno.test({
       });
 
       await t.step(
+        "the message page shows the conversation with its calls and replies explained",
+        async () => {
+          await page.goto(base + "/", { waitUntil: "load" });
+          await Promise.all([page.waitForNavigation(), page.click("td.subject a")]);
+          const lines = await page.$$eval(
+            "ol.transcript li",
+            (items) =>
+              items.map((li) =>
+                [
+                  li.querySelector(".dir, .what")?.textContent,
+                  li.querySelector("code")?.textContent,
+                ]
+                  .concat([...li.querySelectorAll(".notes > span")].map((s) => s.textContent))
+                  .filter((x) => x).join(" | ")
+              ),
+          );
+          const find = (pattern: RegExp) => {
+            const line = lines.find((l) => pattern.test(l));
+            assert.ok(line, `${pattern} in\n${lines.join("\n")}`);
+            return line;
+          };
+          assert.match(
+            find(/^S: \| 220 /),
+            /ready: the server's greeting \| SMTP\.connect\(\) \/ smtplib\.SMTP\(\)$/,
+          );
+          assert.match(find(/^C: \| ehlo /i), /\| ehlo\(\)$/);
+          assert.match(find(/^S: \| 250-mail\.example\.com/), /\| done: the extensions/);
+          assert.match(find(/^C: \| mail FROM:<sender@example\.com>/i), /\| sendmail\(\)$/);
+          assert.match(find(/^C: \| rcpt TO:<brandon@example\.com>/i), /\| sendmail\(\)$/);
+          assert.match(find(/^C: \| data \|/i), /sendmail\(\)$/);
+          assert.match(find(/^S: \| 354 /), /\| send the message/);
+          assert.match(find(/^message, \d+ bytes/), /sendmail\(\)$/);
+          assert.match(find(/^S: \| 250 2\.0\.0 Ok: queued as /), /done: the message is accepted/);
+          assert.match(find(/^C: \| quit \|/i), /\| quit\(\)$/);
+          assert.match(find(/^S: \| 221 /), /\| goodbye/);
+          // The folded body links to the raw source, which is the message as sent.
+          const raw = await page.$eval("li.body a", (a) => (a as unknown as { href: string }).href);
+          const source = await (await fetch(raw)).text();
+          assert.match(
+            source,
+            /^To: brandon@example\.com\r?\nFrom: sender@example\.com\r?\nSubject: Test Message from debug\.ts/,
+          );
+        },
+      );
+
+      await t.step("the sessions list filters by outcome, a refused session included", async () => {
+        const smtp = await SMTP.connect(server());
+        await assert.rejects(
+          smtp.sendmail(FROM, ["nobody@example.com"], "Subject: x\r\n\r\nx\r\n"),
+          SMTPRecipientsRefused,
+        );
+        await smtp.quit();
+        await openLive(page, base + "/sessions");
+        await page.waitForSelector("td .outcome.refused", WAIT);
+        await Promise.all([
+          page.waitForNavigation(),
+          page.click('.tabs a[href="/sessions?outcome=refused"]'),
+        ]);
+        const outcomes = await texts(page, "table.sessions td .outcome");
+        assert.ok(outcomes.length >= 1);
+        assert.deepEqual(new Set(outcomes), new Set(["refused"]));
+        await Promise.all([page.waitForNavigation(), page.click("table.sessions td.id a")]);
+        const codes = await texts(page, "ol.transcript li.server code");
+        assert.ok(
+          codes.some((line) => /^550 5\.1\.1 <nobody@example\.com>/.test(line)),
+          codes.join("\n"),
+        );
+        await page.goto(base + "/sessions?outcome=delivered");
+        assert.deepEqual(
+          new Set(await texts(page, "table.sessions td .outcome")),
+          new Set(["delivered"]),
+        );
+      });
+
+      await t.step(
         "a hostile message runs no script, sends no form and loads nothing",
         async () => {
           requests.length = 0;
@@ -206,8 +271,34 @@ Deno.test({
           await new Promise((resolve) => setTimeout(resolve, 500));
           assert.equal(await page.evaluate("window.pwned"), undefined);
           assert.deepEqual(trapped, []);
+          // What a client says is as hostile: an EHLO name, shown in its session's transcript.
+          const ehlo = `EHLO <img src=x onerror="window.pwned=12"><script>window.pwned=13</script>`;
+          await rawSession(playground.port, [ehlo, "QUIT"]);
+          const newest = playground.mailroom.listSessions({ limit: 1 })[0];
+          await page.goto(`${base}/sessions/${newest.id}`, { waitUntil: "load" });
+          assert.ok((await texts(page, "ol.transcript code")).includes(ehlo));
+          assert.equal(await page.evaluate("window.pwned"), undefined);
+          assert.equal(await page.$$eval("main img, main script", (e) => e.length), 0);
         },
       );
+
+      await t.step("from the keyboard: a skip link first, then every link in order", async () => {
+        await page.goto(base + "/?user=brandon", { waitUntil: "load" });
+        const focused = () => page.evaluate("document.activeElement.textContent.trim()");
+        await page.keyboard.press("Tab");
+        assert.equal(await focused(), "Skip to content");
+        await page.keyboard.press("Enter");
+        // From the skip target, the next Tab goes into the page's content, past the navigation.
+        await page.keyboard.press("Tab");
+        assert.equal(await focused(), "All mailboxes");
+        const subject = (await texts(page, "td.subject a"))[0];
+        for (let i = 0; i < 10 && await focused() !== subject; i++) {
+          await page.keyboard.press("Tab");
+        }
+        assert.equal(await focused(), subject);
+        await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+        assert.deepEqual(await texts(page, "h1"), [subject]);
+      });
 
       await t.step("at 375 px wide nothing needs scrolling sideways", async () => {
         await page.setViewport({ width: 375, height: 800 });

@@ -237,5 +237,9 @@ Deno.test("deno task demo: all five listings, then the mailbox with five message
   assert.match(output, /^\$ deno run -N --cert \S+ login\.ts --oauth2 --tls 127\.0\.0\.1:\d+ /m);
   assert.match(output, /: 8 messages 8 new\n/);
   assert.match(output, /^ N {3}5 sender@example\.com .* Test Message from tls\.ts$/m);
-  assert.match(output, /\nAll five listings delivered their message\.\n$/);
+  assert.match(
+    output,
+    /\nAll five listings delivered their message\.\n\nTo watch the same sends in a browser/,
+  );
+  assert.match(output, /^ {2}open http:\/\/127\.0\.0\.1:8025\/ and run the listings/m);
 });

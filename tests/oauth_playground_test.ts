@@ -258,6 +258,38 @@ Deno.test("login.ts --oauth2 with a wrong token: Authentication failed in words,
   });
 });
 
+Deno.test("the playground's recorded sessions mask the token, right or wrong, XOAUTH2 too", async () => {
+  await withOAuthPlayground(async ({ dataDir }, ca, { tls, submission }) => {
+    const wrong = "ya29.wrong-token-456";
+    for (
+      const [server, flag, token] of [[tls, "--tls", TOKEN], [submission, "--starttls", wrong]]
+    ) {
+      await runListing(
+        [...ENV, "--cert", ca.path],
+        "login.ts",
+        ["--oauth2", flag, server, FROM, TO],
+        "brandon\n",
+        { SMTP_OAUTH2_TOKEN: token },
+      );
+    }
+    const smtp = await SMTP.connect(tls, { tls: true, caCerts: ca.pem });
+    await smtp.ehlo();
+    const exchange = new OAuth2Exchange("XOAUTH2", "brandon", wrong, smtp.host, smtp.port);
+    await assert.rejects(smtp.auth("XOAUTH2", exchange.answer), SMTPAuthenticationError);
+    await smtp.quit();
+    // Each line is on disk (writeSync) as it passes: the AUTH lines before their replies came.
+    let recorded = "";
+    for await (const entry of Deno.readDir(`${dataDir}/sessions`)) {
+      recorded += await Deno.readTextFile(`${dataDir}/sessions/${entry.name}`);
+    }
+    assert.match(recorded, /"line":"AUTH OAUTHBEARER \*{8}"/);
+    assert.match(recorded, /"line":"AUTH XOAUTH2 \*{8}"/);
+    for (const secret of [TOKEN, wrong, b64(`user=brandon\x01auth=Bearer ${wrong}\x01\x01`)]) {
+      assert.ok(!recorded.includes(secret), `${secret} recorded`);
+    }
+  });
+});
+
 Deno.test("login.ts --oauth2 without TLS: refused before AUTH, with a hint to add --starttls", async () => {
   await withOAuthPlayground(async (_playground, ca, { book }) => {
     const result = await runListing(

@@ -319,3 +319,24 @@ Deno.test("a stall: each listing ends within its --timeout and says the message 
     assert.deepEqual(await readMailbox(playground.dataDir, "brandon"), []);
   });
 });
+
+Deno.test("each recorded session marks the failures injected into it", async () => {
+  await withFailing(
+    ["rcpt=nobody@example.com:550", "data:slow=10", "quit:421:0"],
+    async (playground) => {
+      const { raw } = await reach(playground, "rcpt");
+      await raw.say("RCPT TO:<nobody@example.com>");
+      await raw.say("DATA");
+      await raw.say(MESSAGE);
+      await raw.say("QUIT");
+      raw.close();
+      const clean = await Raw.open(playground.port);
+      await clean.hear();
+      await clean.say("QUIT");
+      clean.close();
+      const [second, first] = playground.mailroom.listSessions({});
+      assert.deepEqual(first.failures, ["rcpt:550", "data:slow=10"]);
+      assert.deepEqual(second.failures, []);
+    },
+  );
+});

@@ -227,11 +227,11 @@ Deno.test("the mail task reads --data anywhere; `mail 3` says the user comes fir
     ]);
     assert.deepEqual(await run("--data", dir, "3"), [
       2,
-      `mail: "3" is a message number; the user comes first: deno task mail --data ${dir} brandon 3\n`,
       "",
+      `mail: "3" is a message number; the user comes first: deno task mail --data ${dir} brandon 3\n`,
     ]);
     const printed: string[] = [];
-    assert.equal(await mailMain(["3"], (line) => printed.push(line)), 2);
+    assert.equal(await mailMain(["3"], () => {}, (line) => printed.push(line)), 2);
     assert.deepEqual(printed, [
       'mail: "3" is a message number; the user comes first: deno task mail brandon 3',
     ]);

@@ -282,7 +282,7 @@ Deno.test("the sessions page filters by outcome, counting each", () => {
   assert.match(all, /<a href="\/sessions\?outcome=timeout">timeout <span class="n">0<\/span><\/a>/);
   const refused = squash(sessionsPage({ sessions, outcome: "refused", pageNumber: 1 }));
   assert.match(refused, /1 session <span class="outcome refused"/);
-  assert.match(refused, /<a href="\/sessions\/3">3<\/a>/);
+  assert.match(refused, /<a href="\/sessions\/3">#3<\/a>/);
   assert.doesNotMatch(refused, /<a href="\/sessions\/1">/);
   const none = squash(sessionsPage({ sessions, outcome: "timeout", pageNumber: 1 }));
   assert.match(none, /No sessions with the outcome timeout yet\./);

@@ -9,7 +9,15 @@
 
 import type { Outcome, SessionDetail, SessionSummary } from "../model.ts";
 import { markup, type SafeHtml } from "./html.ts";
-import { layout, messagePath, pagerHtml, plural, sessionPath, timeHtml } from "./layout.ts";
+import {
+  layout,
+  messagePath,
+  pagerHtml,
+  plural,
+  sessionPath,
+  timeHtml,
+  withQuery,
+} from "./layout.ts";
 import { transcriptHtml } from "./transcript.ts";
 
 /** Every outcome, in the order the filter lists them, with what each means. */
@@ -48,11 +56,7 @@ export interface SessionsView {
 
 /** The sessions list's address for an outcome (or all) and a page number. */
 export function sessionsPath(outcome: Outcome | undefined, pageNumber = 1): string {
-  const query = new URLSearchParams();
-  if (outcome !== undefined) query.set("outcome", outcome);
-  if (pageNumber > 1) query.set("page", String(pageNumber));
-  const search = query.toString();
-  return search ? `/sessions?${search}` : "/sessions";
+  return withQuery("/sessions", { outcome, page: String(pageNumber) });
 }
 
 function filter(view: SessionsView): SafeHtml {
@@ -77,7 +81,7 @@ function filter(view: SessionsView): SafeHtml {
 function row(session: SessionSummary): SafeHtml {
   return markup`
     <tr>
-      <td class="id"><a href="${sessionPath(session.id)}">${session.id}</a></td>
+      <td class="id"><a href="${sessionPath(session.id)}">#${session.id}</a></td>
       <td class="time">${timeHtml(session.started)}</td>
       <td class="client">${session.client}</td>
       <td class="listener">${session.listener}</td>
@@ -119,7 +123,7 @@ export function sessionsPage(view: SessionsView): SafeHtml {
             <th scope="col">TLS</th>
             <th scope="col">User</th>
             <th scope="col">Outcome</th>
-            <th scope="col">Messages</th>
+            <th scope="col" class="n">Messages</th>
             <th scope="col">Failures</th>
           </tr>
         </thead>

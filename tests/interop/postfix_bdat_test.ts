@@ -1,8 +1,8 @@
 /**
  * Interoperability of CHUNKING (RFC 3030) with a real Postfix, which lists CHUNKING: the helper
  * with `{ chunking: true }`, one chunk at a time and pipelined, and `debug.ts --chunking` as a
- * reader runs it. Each message is read back from the mbox and compared byte for byte with what
- * was sent (and with the same message sent by DATA). A message over Postfix's size limit is
+ * reader runs it, from strings and from a file streamed. Each message is read back from the mbox
+ * and compared byte for byte with what was sent (and with the same message sent by DATA). A message over Postfix's size limit is
  * refused at a BDAT, and the session goes on after RSET.
  *
  * Runs only when asked, as root, after `tests/interop/postfix.sh` has set Postfix up (see
@@ -102,12 +102,13 @@ async function assertArrivesWhole(sender: string, message: string): Promise<void
   );
 }
 
-/** Sends `message` in-process with `options`; returns the transcript's lines. */
+/** Sends `message` (or `file`, streamed) in-process with `options`; returns the transcript's lines. */
 async function send(
   sender: string,
   message: string,
   options: SMTPOptions,
   mailOptions?: string[],
+  file?: Deno.FsFile,
 ): Promise<string[]> {
   const lines: string[] = [];
   const smtp = await SMTP.connect(SERVER, {
@@ -116,7 +117,7 @@ async function send(
     ...options,
   });
   try {
-    await smtp.sendmail(sender, [TO], message, mailOptions);
+    await smtp.sendmail(sender, [TO], file?.readable ?? message, mailOptions);
     await smtp.quit();
   } finally {
     smtp.close();
@@ -184,6 +185,28 @@ interop("a 3 MB message in 1 MiB chunks, pipelined, arrives byte for byte", asyn
 });
 
 for (const pipelining of [false, true]) {
+  interop(
+    `a 2 MB file streamed by BDAT${pipelining ? ", pipelined" : ""} arrives byte for byte`,
+    async () => {
+      const sender = uniqueSender("bdat-stream");
+      const message = trickyMessage(sender, 5_000);
+      const path = await Deno.makeTempFile({ prefix: "bdat-stream-" });
+      try {
+        await Deno.writeTextFile(path, message);
+        const file = await Deno.open(path);
+        const transcript = await send(sender, "", { chunking: true, pipelining }, undefined, file);
+        const commands = bdats(transcript);
+        assert.ok(commands.length >= 2, commands.join("\n"));
+        assert.ok(commands.slice(0, -1).every((line) => line === `send: 'bdat ${1 << 20}\\r\\n'`));
+        // A stream's size is not known: no size= unless declared.
+        assert.ok(!transcript.some((line) => / size=/.test(line)), transcript.join("\n"));
+        await assertArrivesWhole(sender, message);
+      } finally {
+        await Deno.remove(path);
+      }
+    },
+  );
+
   interop(
     `over the size limit${pipelining ? ", pipelined" : ""}: a BDAT refused with 552, RSET, ` +
       "nothing delivered, the session goes on",
