@@ -13,41 +13,30 @@
 import { SMTP } from "../lib/smtp.ts";
 import { startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
-import { withBrowser } from "../tests/browser_run.ts";
+import { mixedMessage, withBrowser } from "../tests/browser_run.ts";
 import { runListing } from "../tests/playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
 const OUT = new URL("./", import.meta.url);
 
-const HTML_MESSAGE = [
-  `From: "Alice Example" <alice@example.com>`,
-  `To: ${TO}`,
-  `Subject: Minutes of Tuesday's meeting`,
-  `MIME-Version: 1.0`,
-  `Content-Type: multipart/mixed; boundary="outer"`,
-  ``,
-  `--outer`,
-  `Content-Type: multipart/alternative; boundary="inner"`,
-  ``,
-  `--inner`,
-  `Content-Type: text/plain; charset=utf-8`,
-  ``,
-  `Hello Brandon, the minutes are attached.`,
-  `--inner`,
-  `Content-Type: text/html; charset=utf-8`,
-  ``,
-  `<p>Hello Brandon, the <b>minutes</b> are attached.</p>`,
-  `<p><img src="https://tracker.example/pixel.gif" alt="(a tracking pixel, not loaded)"></p>`,
-  `--inner--`,
-  `--outer`,
-  `Content-Type: text/plain; name="minutes.txt"`,
-  `Content-Disposition: attachment; filename="minutes.txt"`,
-  ``,
-  `1. SMTP. 2. Any other business.`,
-  `--outer--`,
-  ``,
-].join("\r\n");
+const HTML_MESSAGE = mixedMessage({
+  headers: [
+    `From: "Alice Example" <alice@example.com>`,
+    `To: ${TO}`,
+    `Subject: Minutes of Tuesday's meeting`,
+  ],
+  text: "Hello Brandon, the minutes are attached.",
+  html: `<p>Hello Brandon, the <b>minutes</b> are attached.</p>\r\n` +
+    `<p><img src="https://tracker.example/pixel.gif" alt="(a tracking pixel, not loaded)"></p>`,
+  attachment: {
+    headers: [
+      `Content-Type: text/plain; name="minutes.txt"`,
+      `Content-Disposition: attachment; filename="minutes.txt"`,
+    ],
+    body: "1. SMTP. 2. Any other business.",
+  },
+});
 
 async function send(): Promise<{ dataDir: string; close: () => Promise<void>; base: string }> {
   const dataDir = await Deno.makeTempDir({ prefix: "screenshots-" });

@@ -64,3 +64,43 @@ export async function withBrowser<T>(body: (browser: Browser) => Promise<T>): Pr
     await Deno.remove(scratch, { recursive: true }).catch(() => {});
   }
 }
+
+/** What {@link mixedMessage} puts together. */
+export interface MixedParts {
+  /** The top header lines (From, To, Subject...), without the MIME ones. */
+  headers: string[];
+  /** The text part. */
+  text: string;
+  /** The HTML part. */
+  html: string;
+  /** The attachment: its header lines, then its body. */
+  attachment: { headers: string[]; body: string };
+}
+
+/** A multipart/mixed message: text and HTML as alternatives, then one attachment; CRLF lines. */
+export function mixedMessage(parts: MixedParts): string {
+  return [
+    ...parts.headers,
+    "MIME-Version: 1.0",
+    'Content-Type: multipart/mixed; boundary="outer"',
+    "",
+    "--outer",
+    'Content-Type: multipart/alternative; boundary="inner"',
+    "",
+    "--inner",
+    "Content-Type: text/plain; charset=utf-8",
+    "",
+    parts.text,
+    "--inner",
+    "Content-Type: text/html; charset=utf-8",
+    "",
+    parts.html,
+    "--inner--",
+    "--outer",
+    ...parts.attachment.headers,
+    "",
+    parts.attachment.body,
+    "--outer--",
+    "",
+  ].join("\r\n");
+}

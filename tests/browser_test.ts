@@ -15,8 +15,8 @@ import type { Browser, Page } from "puppeteer-core";
 import { SMTP, SMTPRecipientsRefused } from "../lib/smtp.ts";
 import { type Playground, startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
-import { skipBrowserTests, withBrowser } from "./browser_run.ts";
-import { runListing } from "./playground_run.ts";
+import { mixedMessage, skipBrowserTests, withBrowser } from "./browser_run.ts";
+import { rawSession, runListing } from "./playground_run.ts";
 
 const FROM = "sender@example.com";
 const TO = "brandon@example.com";
@@ -35,54 +35,44 @@ function start(dataDir: string, webPort = 0): Promise<Playground> {
 
 /** A message whose every field tries to run script or load from `trap` (a loopback server). */
 function hostileMessage(trap: string): string {
-  const attachment = btoa("<script>parent.pwned = 11</script>");
-  return [
-    `From: "<img src=x onerror=window.pwned=1>" <mallory@example.com>`,
-    `To: ${TO}`,
-    `Subject: <script>window.pwned=2</script><img src=x onerror="window.pwned=3">`,
-    `X-Link: javascript:window.pwned=4`,
-    `MIME-Version: 1.0`,
-    `Content-Type: multipart/mixed; boundary="outer"`,
-    ``,
-    `--outer`,
-    `Content-Type: multipart/alternative; boundary="inner"`,
-    ``,
-    `--inner`,
-    `Content-Type: text/plain; charset=utf-8`,
-    ``,
-    `</pre><script>window.pwned=5</script>`,
-    `--inner`,
-    `Content-Type: text/html; charset=utf-8`,
-    ``,
-    `<html><head>`,
-    `<meta http-equiv="refresh" content="1;url=${trap}/refresh">`,
-    `<link rel="stylesheet" href="${trap}/style.css">`,
-    `<link rel="prefetch" href="${trap}/prefetch">`,
-    `<base href="${trap}/">`,
-    `<style>@import url(${trap}/import.css); body { background: url(${trap}/bg.png) }</style>`,
-    `</head><body onload="parent.pwned = 6">`,
-    `<script>parent.pwned = 7; top.pwned = 7</script>`,
-    `<p id="text">Hello from a hostile message</p>`,
-    `<img src="${trap}/pixel.gif" onerror="parent.pwned = 8">`,
-    `<img src="relative.gif">`,
-    `<a id="js" href="javascript:parent.pwned=9">js link</a>`,
-    `<a id="away" href="${trap}/link">remote link</a>`,
-    `<form action="${trap}/form" method="post"><input name="q" value="x">`,
-    `<button id="send">send</button></form>`,
-    `<iframe src="${trap}/frame"></iframe>`,
-    `<object data="${trap}/object"></object>`,
-    `<video src="${trap}/video.mp4" poster="${trap}/poster.png"></video>`,
-    `</body></html>`,
-    `--inner--`,
-    `--outer`,
-    `Content-Type: text/html; name="x.html"`,
-    `Content-Disposition: attachment; filename="\\"><img src=x onerror=window.pwned=10>.html"`,
-    `Content-Transfer-Encoding: base64`,
-    ``,
-    attachment,
-    `--outer--`,
-    ``,
-  ].join("\r\n");
+  return mixedMessage({
+    headers: [
+      `From: "<img src=x onerror=window.pwned=1>" <mallory@example.com>`,
+      `To: ${TO}`,
+      `Subject: <script>window.pwned=2</script><img src=x onerror="window.pwned=3">`,
+      `X-Link: javascript:window.pwned=4`,
+    ],
+    text: `</pre><script>window.pwned=5</script>`,
+    html: [
+      `<html><head>`,
+      `<meta http-equiv="refresh" content="1;url=${trap}/refresh">`,
+      `<link rel="stylesheet" href="${trap}/style.css">`,
+      `<link rel="prefetch" href="${trap}/prefetch">`,
+      `<base href="${trap}/">`,
+      `<style>@import url(${trap}/import.css); body { background: url(${trap}/bg.png) }</style>`,
+      `</head><body onload="parent.pwned = 6">`,
+      `<script>parent.pwned = 7; top.pwned = 7</script>`,
+      `<p id="text">Hello from a hostile message</p>`,
+      `<img src="${trap}/pixel.gif" onerror="parent.pwned = 8">`,
+      `<img src="relative.gif">`,
+      `<a id="js" href="javascript:parent.pwned=9">js link</a>`,
+      `<a id="away" href="${trap}/link">remote link</a>`,
+      `<form action="${trap}/form" method="post"><input name="q" value="x">`,
+      `<button id="send">send</button></form>`,
+      `<iframe src="${trap}/frame"></iframe>`,
+      `<object data="${trap}/object"></object>`,
+      `<video src="${trap}/video.mp4" poster="${trap}/poster.png"></video>`,
+      `</body></html>`,
+    ].join("\r\n"),
+    attachment: {
+      headers: [
+        `Content-Type: text/html; name="x.html"`,
+        `Content-Disposition: attachment; filename="\\"><img src=x onerror=window.pwned=10>.html"`,
+        `Content-Transfer-Encoding: base64`,
+      ],
+      body: btoa("<script>parent.pwned = 11</script>"),
+    },
+  });
 }
 
 /** Opens `path` and waits until its event stream is open. */
@@ -281,6 +271,14 @@ Deno.test({
           await new Promise((resolve) => setTimeout(resolve, 500));
           assert.equal(await page.evaluate("window.pwned"), undefined);
           assert.deepEqual(trapped, []);
+          // What a client says is as hostile: an EHLO name, shown in its session's transcript.
+          const ehlo = `EHLO <img src=x onerror="window.pwned=12"><script>window.pwned=13</script>`;
+          await rawSession(playground.port, [ehlo, "QUIT"]);
+          const newest = playground.mailroom.listSessions({ limit: 1 })[0];
+          await page.goto(`${base}/sessions/${newest.id}`, { waitUntil: "load" });
+          assert.ok((await texts(page, "ol.transcript code")).includes(ehlo));
+          assert.equal(await page.evaluate("window.pwned"), undefined);
+          assert.equal(await page.$$eval("main img, main script", (e) => e.length), 0);
         },
       );
 

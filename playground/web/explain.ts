@@ -90,7 +90,7 @@ export const COMMAND_CALLS: Readonly<Record<string, string>> = {
   RCPT: "sendmail()",
   DATA: "sendmail()",
   BDAT: "sendmail()",
-  RSET: "rset()",
+  RSET: "sendmail() after a refusal, or rset()",
   NOOP: "noop()",
   VRFY: "verify()",
   EXPN: "expn()",

@@ -17,6 +17,7 @@ import {
   plural,
   postButton,
   timeHtml,
+  withQuery,
 } from "./layout.ts";
 
 /** How many messages one inbox page shows. */
@@ -36,11 +37,7 @@ export interface InboxView {
 
 /** The inbox's address for a mailbox (or all) and a page number. */
 export function inboxPath(user: string | undefined, pageNumber = 1): string {
-  const query = new URLSearchParams();
-  if (user !== undefined) query.set("user", user);
-  if (pageNumber > 1) query.set("page", String(pageNumber));
-  const search = query.toString();
-  return search ? `/?${search}` : "/";
+  return withQuery("/", { user, page: String(pageNumber) });
 }
 
 function mailboxLinks(view: InboxView): SafeHtml {

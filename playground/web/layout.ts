@@ -98,6 +98,19 @@ export function pagerHtml(n: number, pages: number, pathOf: (page: number) => st
   `;
 }
 
+/**
+ * `path` with a query of the parameters that are set (`undefined` and, for
+ * `page`, 1 are left out): `/sessions?outcome=refused&page=2`.
+ */
+export function withQuery(path: string, params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && !(name === "page" && value === "1")) query.set(name, value);
+  }
+  const search = query.toString();
+  return search ? `${path}?${search}` : path;
+}
+
 /** The path of a message's page. */
 export function messagePath(id: string): string {
   return `/messages/${encodeURIComponent(id)}`;

@@ -9,7 +9,15 @@
 
 import type { Outcome, SessionDetail, SessionSummary } from "../model.ts";
 import { markup, type SafeHtml } from "./html.ts";
-import { layout, messagePath, pagerHtml, plural, sessionPath, timeHtml } from "./layout.ts";
+import {
+  layout,
+  messagePath,
+  pagerHtml,
+  plural,
+  sessionPath,
+  timeHtml,
+  withQuery,
+} from "./layout.ts";
 import { transcriptHtml } from "./transcript.ts";
 
 /** Every outcome, in the order the filter lists them, with what each means. */
@@ -48,11 +56,7 @@ export interface SessionsView {
 
 /** The sessions list's address for an outcome (or all) and a page number. */
 export function sessionsPath(outcome: Outcome | undefined, pageNumber = 1): string {
-  const query = new URLSearchParams();
-  if (outcome !== undefined) query.set("outcome", outcome);
-  if (pageNumber > 1) query.set("page", String(pageNumber));
-  const search = query.toString();
-  return search ? `/sessions?${search}` : "/sessions";
+  return withQuery("/sessions", { outcome, page: String(pageNumber) });
 }
 
 function filter(view: SessionsView): SafeHtml {
