@@ -354,7 +354,7 @@ async function main(): Promise<number> {
       "start-up",
       () => measureStartup(sink, STARTUP_ROUNDS, `${temp}/rss`),
     );
-    const playground = await phase("playground", () => measurePlayground(temp, notes));
+    const playground = await phase("playground", () => measurePlayground(notes));
     const goals = [
       ...targets(rows, latency, startup),
       ...streamTargets(streams),

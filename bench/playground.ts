@@ -2,7 +2,7 @@
  * The playground's own throughput, for `deno task bench`: {@link CLIENTS}
  * clients at once, each sending {@link MESSAGES} small messages over one
  * connection, to a playground in a subprocess (`playground/main.ts --no-web
- * --quiet`, a fresh data folder each run), with every session recorded (the
+ * --quiet`, a fresh data folder each run, started as the tests start one), with every session recorded (the
  * default) and with recording off (`--keep-sessions 0`). {@link RUNS} runs
  * each, the two interleaved; messages per second is the median, and the
  * ratio (on over off) the median of the per-run ratios. The target: at or
@@ -11,7 +11,8 @@
  * Every message is checked in its mailbox after each run (a count short is
  * a note, and the bench fails).
  *
- * Alone: `deno run --allow-net=127.0.0.1 --allow-run --allow-read --allow-write bench/playground.ts`.
+ * Alone: `deno run --allow-net=127.0.0.1 --allow-run --allow-read --allow-write --allow-env
+ * --allow-sys bench/playground.ts`.
  *
  * @module
  */
@@ -20,7 +21,8 @@ import { SMTP } from "../lib/smtp.ts";
 import { readMailbox } from "../playground/mbox.ts";
 import { bookMessage } from "./message.ts";
 import { FROM } from "./senders.ts";
-import { deno, median, root, table } from "./util.ts";
+import { median, table } from "./util.ts";
+import { withPlaygroundProcess } from "../tests/playground_run.ts";
 
 const RUNS = 7;
 /** How many clients send at once. */
@@ -43,52 +45,13 @@ export const PLAYGROUND_HEADING =
   `Playground: ${CLIENTS} clients at once, ${MESSAGES} messages each over one connection, ` +
   `each message fsynced before its 250 (median of ${RUNS} runs; x off: median of per-run ratios):`;
 
-/** Starts a playground subprocess on `dataDir`; resolves to it and its port once it listens. */
-async function startPlayground(dataDir: string, extra: string[]) {
-  const child = new Deno.Command(deno, {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-write",
-      "playground/main.ts",
-      "--port",
-      "0",
-      "--data",
-      dataDir,
-      "--quiet",
-      "--no-web",
-      ...extra,
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "inherit",
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let output = "";
-  while (!/listening on 127\.0\.0\.1:(\d+)\n/.test(output)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the playground exited: ${output}`);
-    output += value;
-  }
-  const port = Number(/listening on 127\.0\.0\.1:(\d+)\n/.exec(output)![1]);
-  const stop = async () => {
-    child.kill("SIGTERM");
-    await reader.cancel().catch(() => {});
-    await child.status;
-  };
-  return { port, stop };
-}
-
 /** One run: every client's messages sent; resolves to messages per second. */
-async function oneRun(temp: string, recording: boolean, notes: string[]): Promise<number> {
-  const dataDir = await Deno.makeTempDir({ dir: temp, prefix: "playground-" });
-  const playground = await startPlayground(dataDir, recording ? [] : ["--keep-sessions", "0"]);
-  try {
+async function oneRun(recording: boolean, notes: string[]): Promise<number> {
+  let rate = 0;
+  await withPlaygroundProcess(async ({ port, dataDir }) => {
     const message = bookMessage(["brandon@example.com"], FROM);
     const clients = await Promise.all(
-      Array.from({ length: CLIENTS }, () => SMTP.connect(`127.0.0.1:${playground.port}`)),
+      Array.from({ length: CLIENTS }, () => SMTP.connect(`127.0.0.1:${port}`)),
     );
     const from = performance.now();
     await Promise.all(clients.map(async (smtp) => {
@@ -97,27 +60,28 @@ async function oneRun(temp: string, recording: boolean, notes: string[]): Promis
       }
       await smtp.quit();
     }));
-    const seconds = (performance.now() - from) / 1000;
+    rate = (CLIENTS * MESSAGES) / ((performance.now() - from) / 1000);
     const stored = (await readMailbox(dataDir, "brandon")).length;
     if (stored !== CLIENTS * MESSAGES) {
       notes.push(`playground: ${stored} of ${CLIENTS * MESSAGES} messages stored`);
     }
-    return (CLIENTS * MESSAGES) / seconds;
-  } finally {
-    await playground.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
-  }
+  }, {
+    prefix: "smtp-bench-playground-",
+    stop: "SIGTERM",
+    args: ["--no-web", ...(recording ? [] : ["--keep-sessions", "0"])],
+  });
+  return rate;
 }
 
 /** Measures the playground with recording on and off, interleaved. */
-export async function measurePlayground(temp: string, notes: string[]): Promise<PlaygroundRow[]> {
+export async function measurePlayground(notes: string[]): Promise<PlaygroundRow[]> {
   const on: number[] = [];
   const off: number[] = [];
-  await oneRun(temp, true, notes); // warm-up: npm packages loaded, certificates made once
+  await oneRun(true, notes); // warm-up: npm packages loaded, certificates made once
   for (let i = 0; i < RUNS; i++) {
     // Alternate which goes first, so neither always runs on a warmer machine.
     for (const recording of i % 2 === 0 ? [true, false] : [false, true]) {
-      (recording ? on : off).push(await oneRun(temp, recording, notes));
+      (recording ? on : off).push(await oneRun(recording, notes));
     }
   }
   return [
@@ -156,16 +120,11 @@ export function playgroundTarget(rows: PlaygroundRow[]) {
 }
 
 if (import.meta.main) {
-  const temp = await Deno.makeTempDir({ prefix: "smtp-bench-playground-" });
-  try {
-    const notes: string[] = [];
-    const rows = await measurePlayground(temp, notes);
-    console.log(`${PLAYGROUND_HEADING}\n`);
-    console.log(playgroundTable(rows));
-    for (const note of notes) console.log(note);
-    const goal = playgroundTarget(rows);
-    console.log(`${goal.met ? "PASS" : "MISS"} ${goal.name}: ${goal.detail}`);
-  } finally {
-    await Deno.remove(temp, { recursive: true });
-  }
+  const notes: string[] = [];
+  const rows = await measurePlayground(notes);
+  console.log(`${PLAYGROUND_HEADING}\n`);
+  console.log(playgroundTable(rows));
+  for (const note of notes) console.log(note);
+  const goal = playgroundTarget(rows);
+  console.log(`${goal.met ? "PASS" : "MISS"} ${goal.name}: ${goal.detail}`);
 }
