@@ -236,10 +236,7 @@ Deno.test("bdat(stream): a stream that errors mid-message: no LAST chunk, closed
       ]
       : [
         ...ehlo("CHUNKING"),
-        "C: mail FROM:<a@example.com>",
-        "S: 250 ok",
-        `C: rcpt TO:<${TO}>`,
-        "S: 250 ok",
+        ...ACCEPTED,
         sent("bdat 4\r\nabcd"),
         "S: 250 ok",
       ];

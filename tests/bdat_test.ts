@@ -30,6 +30,8 @@ const FROM = "a@example.com";
 const TO = ["b@example.com"];
 const MAIL = "C: mail FROM:<a@example.com>";
 const RCPT = "C: rcpt TO:<b@example.com>";
+/** MAIL and RCPT, accepted. */
+const ACCEPTED = [MAIL, "S: 250 ok", RCPT, "S: 250 ok"];
 /** A message with LF, CRLF and lone CR line endings, a line starting with a dot, no final newline. */
 const MESSAGE = "Subject: hi\n\n.a dot\r\nline\rlast";
 /** The same as DATA would deliver it: CRLF everywhere, no dot-stuffing, CRLF added at the end. */
@@ -76,10 +78,7 @@ Deno.test("bdat: several chunks, each waiting for its 250; a last chunk that fil
   const body = "0123456789abcdefghij\n"; // 22 bytes on the wire: chunks of 8, 8 and 6
   const { server, smtp } = await connect([
     ...ehlo("CHUNKING"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 8\r\n01234567"),
     "S: 250 2.0.0 8 bytes",
     sent("bdat 8\r\n89abcdef"),
@@ -92,10 +91,7 @@ Deno.test("bdat: several chunks, each waiting for its 250; a last chunk that fil
   // 16 bytes in chunks of 8: the second is the last, with no empty BDAT after it.
   const exact = await connect([
     ...ehlo("CHUNKING"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 8\r\n0123456\r"),
     "S: 250 ok",
     sent("bdat 8 last\r\n\n78abc\r\n"),
@@ -126,10 +122,7 @@ Deno.test("bdat: an empty message is BDAT 0 LAST and nothing else", async () => 
 Deno.test("bdat: a refusal between chunks sends no more chunks, says RSET and throws SMTPDataError", async () => {
   const { server, smtp } = await connect([
     ...ehlo("CHUNKING"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 8\r\n01234567"),
     "S: 250 ok",
     sent("bdat 8\r\n89abcdef"),
@@ -150,10 +143,7 @@ Deno.test("bdat: a refusal between chunks sends no more chunks, says RSET and th
 Deno.test("bdat: a refused LAST chunk is SMTPDataError after RSET; a 421 closes with no RSET", async () => {
   const refused = await connect([
     ...ehlo("CHUNKING"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 3 last\r\nx\r\n"),
     "S: 554 5.7.1 spam",
     "C: rset",
@@ -166,10 +156,7 @@ Deno.test("bdat: a refused LAST chunk is SMTPDataError after RSET; a 421 closes 
 
   const closing = await connect([
     ...ehlo("CHUNKING"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 2\r\nab"),
     "S: 421 4.3.0 going down",
   ], { chunkSize: 2 });
@@ -206,10 +193,7 @@ Deno.test("bdat: the envelope refused one command at a time: no BDAT at all", as
 
 Deno.test("bdat: without CHUNKING on offer, or without the option, the message goes by DATA", async () => {
   const dataScript = [
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     "C: data",
     "S: 354 go ahead",
     "C: ..a",
@@ -330,10 +314,7 @@ Deno.test("bdat: BODY=BINARYMIME sends the bytes as they are; it needs the optio
 Deno.test("bdat(): after mail() and rcpt(), one method per command; refused without CHUNKING", async () => {
   const { server, smtp } = await connect([
     ...ehlo("CHUNKING", "BINARYMIME"),
-    MAIL,
-    "S: 250 ok",
-    RCPT,
-    "S: 250 ok",
+    ...ACCEPTED,
     sent("bdat 4\r\nab\r\n"),
     "S: 250 ok",
     sent("bdat 3 last\r\nc\r\n"),
