@@ -282,6 +282,24 @@ Deno.test({
         },
       );
 
+      await t.step("from the keyboard: a skip link first, then every link in order", async () => {
+        await page.goto(base + "/?user=brandon", { waitUntil: "load" });
+        const focused = () => page.evaluate("document.activeElement.textContent.trim()");
+        await page.keyboard.press("Tab");
+        assert.equal(await focused(), "Skip to content");
+        await page.keyboard.press("Enter");
+        // From the skip target, the next Tab goes into the page's content, past the navigation.
+        await page.keyboard.press("Tab");
+        assert.equal(await focused(), "All mailboxes");
+        const subject = (await texts(page, "td.subject a"))[0];
+        for (let i = 0; i < 10 && await focused() !== subject; i++) {
+          await page.keyboard.press("Tab");
+        }
+        assert.equal(await focused(), subject);
+        await Promise.all([page.waitForNavigation(), page.keyboard.press("Enter")]);
+        assert.deepEqual(await texts(page, "h1"), [subject]);
+      });
+
       await t.step("at 375 px wide nothing needs scrolling sideways", async () => {
         await page.setViewport({ width: 375, height: 800 });
         for (const path of ["/", "/sessions", "/messages/" + (await firstMessageId(base))]) {
