@@ -20,6 +20,8 @@
  * @module
  */
 
+import { type PlaygroundChild, spawnPlayground } from "./process.ts";
+
 /** The heading of the README's section. */
 export const PRACTICE_HEADING = "## Practise the failures";
 /** The server address the README's commands use; a run puts the playground's in its place. */
@@ -106,8 +108,9 @@ export async function runPracticeRow(
   scratch: string,
 ): Promise<PracticeRun> {
   const dataDir = await Deno.makeTempDir({ dir: scratch, prefix: "practice-" });
-  const playground = new Deno.Command(Deno.execPath(), {
-    args: [
+  let playground: PlaygroundChild | undefined;
+  try {
+    playground = await spawnPlayground([
       "run",
       "--allow-net=127.0.0.1",
       `--allow-read=.,${dataDir}`,
@@ -120,24 +123,8 @@ export async function runPracticeRow(
       "--quiet",
       "--no-web",
       ...row.flags,
-    ],
-    cwd: projectDir,
-    stdout: "piped",
-    stderr: "piped",
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-  }).spawn();
-  const reader = playground.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    let banner = "";
-    while (!/listening on (\S+)\n[^]*Read the mail with/.test(banner)) {
-      const { value, done } = await reader.read();
-      if (done) {
-        const error = decoder.decode((await playground.output()).stderr);
-        throw new Error(`the playground did not start with ${row.flags.join(" ")}: ${error}`);
-      }
-      banner += value;
-    }
-    const server = /listening on (\S+)\n/.exec(banner)![1];
+    ], { cwd: projectDir, stderr: "piped" });
+    const { server } = playground;
     const caPath = `${dataDir}/ca.pem`;
     const args = row.args.map((arg) =>
       arg === README_SERVER ? server : arg === README_CA ? caPath : arg
@@ -161,11 +148,7 @@ export async function runPracticeRow(
     const lines = text === "" ? [] : text.replace(/\n$/, "").split("\n");
     return { code, stdout: lines, stderr: decoder.decode(stderr) };
   } finally {
-    try {
-      playground.kill("SIGTERM");
-    } catch { /* gone already */ }
-    await reader.cancel().catch(() => {});
-    await playground.status;
+    await playground?.stop();
     await Deno.remove(dataDir, { recursive: true });
   }
 }

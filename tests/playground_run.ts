@@ -12,6 +12,7 @@
 import { type Playground, startPlayground } from "../playground/server.ts";
 import { serverArgument } from "../playground/main.ts";
 import { readMailbox } from "../playground/mbox.ts";
+import { type PlaygroundChild, spawnPlayground } from "../playground/process.ts";
 
 /** The project's folder: the listings and playground/main.ts, as the README runs them. */
 export const PROJECT = new URL("..", import.meta.url);
@@ -88,8 +89,9 @@ export async function withPlaygroundProcess(
   options: { prefix: string; stop: "SIGTERM" | "SIGKILL"; args?: string[] },
 ): Promise<void> {
   const dataDir = await Deno.makeTempDir({ prefix: options.prefix });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
+  let playground: PlaygroundChild | undefined;
+  try {
+    playground = await spawnPlayground([
       "run",
       "--allow-net=127.0.0.1",
       "--allow-read",
@@ -103,29 +105,11 @@ export async function withPlaygroundProcess(
       "--web-port",
       "0",
       ...options.args ?? [],
-    ],
-    cwd: PROJECT,
-    stdout: "piped",
-    stderr: "inherit",
-    env: { DENO_NO_UPDATE_CHECK: "1", NO_COLOR: "1" },
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  try {
-    let output = "";
-    while (!/listening on (\S+)\n[^]*Read the mail with/.test(output)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`the playground exited: ${output}`);
-      output += value;
-    }
-    const server = /listening on (\S+)\n/.exec(output)![1];
-    const port = Number(/:(\d+)$/.exec(server)![1]);
-    await body({ child, server, port, dataDir, banner: output });
+    ], { cwd: PROJECT });
+    const { child, server, port, banner } = playground;
+    await body({ child, server, port, dataDir, banner });
   } finally {
-    try {
-      child.kill(options.stop);
-    } catch { /* already gone */ }
-    await reader.cancel();
-    await child.status;
+    await playground?.stop(options.stop);
     await Deno.remove(dataDir, { recursive: true });
   }
 }
