@@ -34,11 +34,12 @@ export const PAGE_CSP = [
 /** How much of the raw source the message page shows inline. */
 export const RAW_INLINE_BYTES = 256 * 1024;
 
-// Only the browser's caches are told anything: revalidate every page, so the
-// back button shows mail as it is (and the back-forward cache may still keep it).
+// On every answer here: no type sniffing; a same-origin referrer ("no-referrer"
+// would make a browser send `Origin: null` with the forms, and the port refuse
+// them); and "no-cache", so each page is asked for again (the back button shows
+// mail as it is) while the back-forward cache may still keep it ("no-store" would not).
 const COMMON_HEADERS = {
   "x-content-type-options": "nosniff",
-  // "no-referrer" would make a browser send `Origin: null` with the forms.
   "referrer-policy": "same-origin",
   "cache-control": "no-cache",
 };
