@@ -121,7 +121,7 @@ export interface PlaygroundOptions {
   failures?: FailureTable;
   /** Whether the book's listener offers STARTTLS (default true; `--no-starttls`). */
   starttls?: boolean;
-  /** The SIZE offered and enforced, in bytes (default 10240000; `--size`). */
+  /** The SIZE the book's listener offers and enforces, in bytes (default 10240000; `--size`; 0: no SIZE). */
   size?: number;
   /**
    * The AUTH mechanisms the book's listener offers (default PLAIN, LOGIN,
@@ -189,7 +189,9 @@ export async function startPlayground(options: PlaygroundOptions = {}): Promise<
         name: SERVER_NAME,
         banner: "(Chapter 13 playground)",
         heloResponse: "%s", // "250-mail.example.com", as Postfix answers
-        size: Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE),
+        size: listener === "book"
+          ? Math.min(options.size ?? MAX_MESSAGE_SIZE, MAX_MESSAGE_SIZE)
+          : MAX_MESSAGE_SIZE,
         // Without STARTTLS the command is unknown too, as on a server that has no TLS.
         hideSTARTTLS: listener === "book" && options.starttls === false,
         disabledCommands: listener === "book"
