@@ -12,7 +12,9 @@
  *   senders interleaved; the median counts, and a ratio between two
  *   senders is the median of the per-run ratios.
  * - latency: round trips through a delaying proxy (bench/latency.ts);
- * - start-up: simple.ts against a bare script and simple.py (bench/startup.ts).
+ * - start-up: simple.ts against a bare script and simple.py (bench/startup.ts);
+ * - the playground's own throughput, several clients at once, with every
+ *   session recorded and with recording off (bench/playground.ts).
  *
  * Prints the tables, a PASS or MISS line per target, the total time, and
  * writes the same figures to bench/results.json. Stops by itself within
@@ -27,6 +29,12 @@ import { COUNTS, type LatencyRow, measureLatency, RTT_MS } from "./latency.ts";
 import { bookMessage, makeMessage, wirePayload } from "./message.ts";
 import { FROM } from "./senders.ts";
 import { BARE, measureStartup, type StartupRow } from "./startup.ts";
+import {
+  measurePlayground,
+  PLAYGROUND_HEADING,
+  playgroundTable,
+  playgroundTarget,
+} from "./playground.ts";
 import {
   fixed,
   hasTime,
@@ -346,7 +354,12 @@ async function main(): Promise<number> {
       "start-up",
       () => measureStartup(sink, STARTUP_ROUNDS, `${temp}/rss`),
     );
-    const goals = [...targets(rows, latency, startup), ...streamTargets(streams)];
+    const playground = await phase("playground", () => measurePlayground(notes));
+    const goals = [
+      ...targets(rows, latency, startup),
+      ...streamTargets(streams),
+      playgroundTarget(playground),
+    ];
     const seconds = (performance.now() - clock) / 1000;
 
     const wireBig = rows.find((r) => r.case === `${SIZES_MB.at(-1)} MB` && r.sender === "wire")!;
@@ -380,6 +393,8 @@ async function main(): Promise<number> {
         `(${STARTUP_ROUNDS} interleaved rounds; ratios are medians of per-round ratios):\n`,
     );
     console.log(startupTable(startup));
+    console.log(`\n${PLAYGROUND_HEADING}\n`);
+    console.log(playgroundTable(playground));
     console.log("");
     for (const note of notes) console.log(note);
     for (const goal of goals) {
@@ -402,6 +417,7 @@ async function main(): Promise<number> {
       streams,
       latency: { rttMs: RTT_MS, rounds: LATENCY_ROUNDS, rows: latency },
       startup: { rounds: STARTUP_ROUNDS, baseline: BARE, rows: startup },
+      playground,
       targets: goals,
       sink: sinkNote,
       notes,

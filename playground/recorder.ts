@@ -236,8 +236,16 @@ export class SessionRecord {
 
   /** What the server wrote: one or more reply lines, CRLF-separated. */
   server(payload: string, tls: boolean): void {
-    for (const line of payload.split("\r\n")) {
-      if (line !== "") this.#add({ t: this.#now(), dir: "S", tls, ...cut(line) });
+    // A reply of many lines (EHLO's) goes to the file in one write.
+    this.#batch = [];
+    try {
+      for (const line of payload.split("\r\n")) {
+        if (line !== "") this.#add({ t: this.#now(), dir: "S", tls, ...cut(line) });
+      }
+    } finally {
+      const batch = this.#batch.join("");
+      this.#batch = null;
+      if (batch) this.#writeText(batch);
     }
   }
 
@@ -304,9 +312,19 @@ export class SessionRecord {
     if (this.state.user !== userBefore) this.#recorder.changed(this);
   }
 
+  /** Lines gathered to be written at once, while a reply is being recorded. */
+  #batch: string[] | null = null;
+
   #write(record: unknown): void {
     if (!this.#file) return;
-    const bytes = new TextEncoder().encode(JSON.stringify(record) + "\n");
+    const text = JSON.stringify(record) + "\n";
+    if (this.#batch) this.#batch.push(text);
+    else this.#writeText(text);
+  }
+
+  #writeText(text: string): void {
+    if (!this.#file) return;
+    const bytes = new TextEncoder().encode(text);
     this.#bytes += bytes.length;
     try {
       let written = 0;

@@ -38,14 +38,14 @@ export function sessionLine(session: SessionSummary): string {
 }
 
 /** One transcript entry as a terminal line. */
-export function entryLine(entry: TranscriptEntry): string {
+export function entryLine(entry: TranscriptEntry, insideTls = false): string {
   const time = (entry.t / 1000).toFixed(3).padStart(6);
   if ("event" in entry) {
     if (entry.event === "tls") {
       return `${time} TLS    (TLS handshake done: what follows is encrypted)`;
     }
     const stored = entry.id === null ? "stored nowhere" : `stored as ${entry.id}`;
-    return `${time}        (message: ${entry.size} bytes, ${stored})`;
+    return `${time} ${insideTls ? "TLS" : "   "}    (message: ${entry.size} bytes, ${stored})`;
   }
   const cut = entry.length === undefined ? "" : ` [cut: ${entry.length} characters]`;
   const user = entry.user === undefined ? "" : `   (user ${entry.user})`;
@@ -58,13 +58,18 @@ export function transcriptLines(session: SessionDetail): string[] {
   const failures = session.failures.length
     ? `, failures injected: ${session.failures.join(" ")}`
     : "";
+  let inside = session.listener === "tls";
   const skipped = session.skipped ? [`(${session.skipped} more lines were not kept)`] : [];
   return [
     `Session ${session.id}: ${session.client} on the ${session.listener} listener, ` +
     `${when(session.started)} to ${session.ended ? when(session.ended) : "(still open)"} UTC`,
     `  outcome ${session.outcome}${session.user ? `, logged in as ${session.user}` : ""}` +
     `${messages}${failures}`,
-    ...session.transcript.map((entry) => entryLine(entry)),
+    ...session.transcript.map((entry) => {
+      if ("tls" in entry) inside = entry.tls;
+      else if (entry.event === "tls") inside = true;
+      return entryLine(entry, inside);
+    }),
     ...skipped,
   ];
 }
