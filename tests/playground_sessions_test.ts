@@ -405,3 +405,33 @@ Deno.test("SIGKILL: every session intact to its last line, and the next start re
     }
   }, { prefix: "playground-sigkill-test-", stop: "SIGKILL" });
 });
+
+Deno.test("sessions: XOAUTH2 and OAUTHBEARER tokens are masked, the user decoded, a wrong one auth-failed", async () => {
+  const { SMTP } = await import("../lib/smtp.ts");
+  await withRecorded(async (playground) => {
+    const caCerts = [await Deno.readTextFile(playground.caPath)];
+    const server = serverArgument("127.0.0.1", playground.tlsPort!);
+    const right = await SMTP.connect(server, { tls: true, caCerts });
+    await right.loginOAuth2("brandon", "ya29.playground");
+    await right.quit();
+    const wrong = await SMTP.connect(server, { tls: true, caCerts });
+    await wrong.loginOAuth2("brandon", "ya29.wrong-token").catch(() => {});
+    wrong.close();
+    const [failed, good] = await ended(playground, 2);
+    assert.equal(good.user, "brandon");
+    assert.equal(good.outcome, "aborted"); // logged in, sent nothing
+    assert.equal(failed.outcome, "auth-failed");
+    let disk = "";
+    for await (const entry of Deno.readDir(`${playground.dataDir}/sessions`)) {
+      disk += await Deno.readTextFile(`${playground.dataDir}/sessions/${entry.name}`);
+    }
+    const api = JSON.stringify([good, failed].map((s) => playground.recorder!.getSession(s.id)));
+    for (const secret of ["ya29.playground", "ya29.wrong-token"]) {
+      assert.ok(!disk.includes(secret) && !api.includes(secret), secret);
+    }
+    for (const text of [disk, api]) {
+      assert.ok(!text.includes(btoa("user=brandon\x01auth=Bearer ya29.playground\x01\x01")));
+    }
+    assert.match(disk, /"line":"AUTH (XOAUTH2|OAUTHBEARER) \*{8}","user":"brandon"/);
+  });
+});
