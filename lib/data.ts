@@ -13,7 +13,7 @@
  * only normalises the line endings (for BDAT, RFC 3030, which has no dots).
  *
  * {@link encodeData} (the whole message at once) and
- * {@link encodeDataChunks} (the message in bounded pieces) are its users.
+ * lib/stream.ts's `writeMessage` (the message in bounded pieces) are its users.
  *
  * @example The whole message at once
  * ```ts
