@@ -79,6 +79,12 @@ function safeType(type: string): string {
     : "application/octet-stream";
 }
 
+/** Headers for a response carrying a message's own bytes: no script, no sniffing. */
+const HOSTILE_BYTES = {
+  "content-security-policy": "sandbox; default-src 'none'",
+  "x-content-type-options": "nosniff",
+} as const;
+
 /** A Content-Disposition for a download of `filename` (RFC 6266, with an ASCII fallback). */
 function download(filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_") || "attachment";
@@ -120,7 +126,7 @@ const rawMessage: Handler = async (request, match, { mailroom }) => {
   return new Response(raw as Uint8Array<ArrayBuffer>, {
     headers: {
       "content-type": "message/rfc822",
-      "content-security-policy": "sandbox; default-src 'none'",
+      ...HOSTILE_BYTES,
     },
   });
 };
@@ -136,7 +142,7 @@ const attachment: Handler = async (request, match, { mailroom }) => {
     headers: {
       "content-type": safeType(found.contentType),
       "content-disposition": download(found.filename),
-      "content-security-policy": "sandbox; default-src 'none'",
+      ...HOSTILE_BYTES,
     },
   });
 };

@@ -127,11 +127,15 @@ Deno.test("api: messages are listed newest first, shown decoded, raw as sent, an
     const raw = await api(`/api/messages/${second}.alice/raw`);
     assert.equal(raw.headers.get("content-type"), "message/rfc822");
     assert.deepEqual(new Uint8Array(await raw.arrayBuffer()), sent);
+    assert.equal(raw.headers.get("content-security-policy"), "sandbox; default-src 'none'");
+    assert.equal(raw.headers.get("x-content-type-options"), "nosniff");
 
     const file = await api(`/api/messages/${second}.alice/attachments/0`);
     assert.equal(file.headers.get("content-type"), "application/pdf");
     assert.match(file.headers.get("content-disposition")!, /^attachment; filename="report\.pdf"/);
     assert.equal(new TextDecoder().decode(await file.arrayBuffer()), "%PDF-1.4\n");
+    assert.equal(file.headers.get("content-security-policy"), "sandbox; default-src 'none'");
+    assert.equal(file.headers.get("x-content-type-options"), "nosniff");
 
     const removed = await api(`/api/messages/${second}.brandon`, { method: "DELETE" });
     assert.deepEqual(await removed.json(), { deleted: `${second}.brandon` });
