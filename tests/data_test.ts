@@ -183,3 +183,26 @@ Deno.test("measureMessage gives the DotEncoder's size and 8-bit flag for text an
     { numRuns: 500 },
   );
 });
+
+Deno.test("the word-at-a-time paths see every byte value at every offset in a word", () => {
+  const latin1 = (b: Uint8Array) => String.fromCharCode(...b);
+  for (let value = 0; value < 256; value++) {
+    for (let offset = 0; offset < 9; offset++) {
+      // One byte before the message, so that the views start unaligned.
+      const padded = bytes(`-${"abcdefghijkl".slice(0, offset)}${"x".repeat(12)}\n.z`);
+      padded[1 + offset] = value;
+      const message = padded.subarray(1);
+      const expected = reference(latin1(message));
+      const encoded = encodeData(message);
+      const label = `byte ${value} at ${offset}`;
+      assert.equal(latin1(encoded.payload), expected.payload, label);
+      assert.equal(encoded.size, expected.size, label);
+      assert.equal(encoded.eightBit, value > 127, label);
+      assert.deepEqual(
+        measureMessage(message),
+        { size: expected.size, eightBit: value > 127 },
+        label,
+      );
+    }
+  }
+});
