@@ -377,8 +377,8 @@ export class SMTP {
   /**
    * Says DATA and, after 354, sends the message: line endings made CRLF,
    * lines starting with `.` dot-stuffed, ended by `.`, written in pieces of
-   * at most 512 KiB (256 KiB of input; a small message in one write). A stream is read a
-   * chunk at a time, each once the socket took the one before (see
+   * at most 2 MiB (1 MiB of input; a small message in one write). A stream is
+   * read a chunk at a time, each once the socket took the one before (see
    * {@link SMTP.sendmail} for what a failure does to it). Throws
    * `SMTPDataError` when DATA is not answered with 354 (the stream is then
    * cancelled unread), or on 421.

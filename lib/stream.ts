@@ -37,10 +37,11 @@ export type Message = string | Uint8Array | ReadableStream<Uint8Array>;
 
 /**
  * The most input bytes encoded into one write (the output is at most twice
- * that, plus the end): few enough writes that their cost is small, a buffer
- * small enough to stay in the CPU's cache.
+ * that, plus the end), and the size of a stream's reads: 1 MiB. Read 256 KiB
+ * at a time, 50 MB from a file took 66 to 69 ms to send here, 1 MiB at a
+ * time 58 to 64 ms; the buffers cost a constant 3 MiB.
  */
-export const WRITE_BYTES = 4 * PIECE_BYTES;
+export const WRITE_BYTES = 16 * PIECE_BYTES;
 
 /** Where {@link writeMessage} writes, and how it gives up. */
 export interface MessageSink {

@@ -206,3 +206,14 @@ Deno.test("the word-at-a-time paths see every byte value at every offset in a wo
     }
   }
 });
+
+Deno.test("measureMessage counts the line ends of a long text across its pieces", () => {
+  // Longer than PIECE_BYTES, with and without CRs, with an LF on a piece's edge.
+  for (
+    const message of ["\n" + "ab\n".repeat(70_000), "x\r\n".repeat(30_000) + "y\n".repeat(40_000)]
+  ) {
+    const encoded = encodeData(message);
+    assert.deepEqual(measureMessage(message), { size: encoded.size, eightBit: false });
+    assert.equal(encoded.size, message.replace(/\r?\n/g, "\r\n").length);
+  }
+});
