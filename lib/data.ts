@@ -99,7 +99,8 @@ export class DotEncoder {
 
   /**
    * Encodes `input` into `out` from `at`, and returns where the output
-   * ends. `out` must have {@link DotEncoder.room}`(input.length)` bytes free.
+   * ends. `out` must have {@link DotEncoder.room}`(input.length)` bytes free;
+   * a few of them past the end returned may have been written over.
    */
   encodeInto(input: Uint8Array, out: Uint8Array, at: number): number {
     const dotStuff = this.#dotStuff;
@@ -123,18 +124,27 @@ export class DotEncoder {
         }
         state = IN_LINE;
       }
-      // The hot loop: copy the line a word at a time while no byte of the
-      // word is CR or below (the SWAR test "has a byte less than 0x0E").
+      // The hot loop: copy the line a word at a time, up to its first byte
+      // that is CR or below (the SWAR test "has a byte less than 0x0E"; the
+      // lowest byte it flags is exact). The whole word is stored; what
+      // follows that byte is written over next.
       while (i <= lastWord) {
         const word = inWords.getInt32(i, true);
-        if (((word - 0x0e0e0e0e) & ~word & 0x80808080) !== 0) break;
-        high |= word;
+        high |= word; // bytes past the line's end too: they are the message's
         outWords.setInt32(o, word, true);
+        const low = (word - 0x0e0e0e0e) & ~word & 0x80808080;
+        if (low !== 0) {
+          const ordinary = (31 - Math.clz32(low & -low)) >> 3;
+          i += ordinary;
+          o += ordinary;
+          break;
+        }
         i += 4;
         o += 4;
       }
       if (i === n) break;
-      // Then byte by byte up to the line's end (every byte above CR is ordinary).
+      // Then byte by byte up to the line's end: a word ended by the input's
+      // end (every byte above CR is ordinary).
       b = input[i];
       while (b > CR) {
         high |= b;
