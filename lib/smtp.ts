@@ -738,12 +738,15 @@ export class SMTP {
       this.#debug("send:", () => pyBytesRepr(bytes));
       return conn.write(bytes, "dataBlock");
     };
-    if (msg === null) await write(END_OF_DATA);
-    else {await writeMessage(msg, {
+    if (msg === null) {
+      await write(END_OF_DATA);
+    } else {
+      await writeMessage(msg, {
         write,
         written: () => conn.bytesWritten,
         abort: () => this.close(),
-      });}
+      });
+    }
     const end = await this.#getreply("dataEnd");
     this.#debug("data:", () => `(${end.code}, ${pyBytesRepr(end.messageBytes)})`);
     return end;
