@@ -37,13 +37,12 @@ export function requireStrings(
  * that no one has locked (a reader already taken).
  */
 export function requireMessage(method: string, name: string, value: unknown): void {
-  if (value instanceof ReadableStream) {
-    if (value.locked) throw new TypeError(`${method}(): ${name} is a locked ReadableStream`);
-    return;
-  }
-  if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+  // A string or bytes first, so that they never load the runtime's streams.
+  if (typeof value === "string" || value instanceof Uint8Array) return;
+  if (!(value instanceof ReadableStream)) {
     throw wrongType(method, name, "a string, a Uint8Array or a ReadableStream", value);
   }
+  if (value.locked) throw new TypeError(`${method}(): ${name} is a locked ReadableStream`);
 }
 
 /**

@@ -20,7 +20,7 @@
  */
 
 import { DotEncoder, measureMessage, messagePieces, PIECE_BYTES } from "./data.ts";
-import { chunkReader, type Message, nextChunk } from "./stream.ts";
+import { chunkReader, isStream, type Message, nextChunk } from "./stream.ts";
 
 /**
  * The default chunk size: 1 MiB. Memory holds one chunk; on loopback 1 MiB
@@ -81,7 +81,7 @@ export async function* messageChunks(
   const encode = (piece: Uint8Array) =>
     dots === null ? piece : encoded.subarray(0, dots.encodeInto(piece, encoded, 0));
 
-  if (message instanceof ReadableStream) {
+  if (isStream(message)) {
     const reader = chunkReader(message);
     let ended = false;
     try {
@@ -113,7 +113,7 @@ export function chunkedFacts(
   message: Message,
   binary: boolean,
 ): { size: number; eightBit: boolean } | null {
-  if (message instanceof ReadableStream) return null;
+  if (isStream(message)) return null;
   const facts = measureMessage(message);
   if (binary) {
     // The bytes as they are: for a string, its UTF-8 bytes, counted a piece at a time.

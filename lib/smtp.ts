@@ -64,7 +64,7 @@ import {
 import type { SMTPReply } from "./errors.ts";
 import type { Reply } from "./reply.ts";
 import { pyBytesRepr, pyRepr, timeOfDay } from "./repr.ts";
-import { cancelMessage, type Message, writeMessage } from "./stream.ts";
+import { cancelMessage, isStream, type Message, writeMessage } from "./stream.ts";
 
 export * from "./errors.ts";
 export {
@@ -591,7 +591,7 @@ export class SMTP {
     const onTheWire = [fromAddr, ...recipients].map(quoteaddr);
     await this.ehloOrHeloIfNeeded();
 
-    const stream = msg instanceof ReadableStream;
+    const stream = isStream(msg);
     const { chunked, binary } = chunking.choose(
       this.#options,
       this.hasExtn("chunking"),

@@ -357,3 +357,41 @@ Deno.test("sendmail: a locked stream, or a stream of strings, is refused", async
   assert.equal(server.events.at(-1), "close");
   server.assertDone();
 });
+
+Deno.test("sendmail of a string or bytes never names ReadableStream: its first use costs start-up", async () => {
+  // The runtime loads its web streams when the global is first read (about 1.5 ms).
+  const global = Object.getOwnPropertyDescriptor(globalThis, "ReadableStream")!;
+  let named = 0;
+  Object.defineProperty(globalThis, "ReadableStream", {
+    configurable: true,
+    get() {
+      named++;
+      return global.get ? global.get.call(globalThis) : global.value;
+    },
+  });
+  try {
+    const { server, smtp } = await connect([
+      GREETING,
+      ...ehlo("SIZE 1000"),
+      "C: mail FROM:<a@example.com> size=5",
+      "S: 250 ok",
+      ...ENVELOPE,
+      "C: abc",
+      "C: .",
+      "S: 250 queued",
+      "C: mail FROM:<a@example.com> size=5",
+      "S: 250 ok",
+      ...ENVELOPE,
+      "C: def",
+      "C: .",
+      "S: 250 queued",
+    ]);
+    await smtp.sendmail("a@example.com", "b@example.com", "abc\n");
+    await smtp.sendmail("a@example.com", "b@example.com", encoder.encode("def\n"));
+    server.assertDone();
+    smtp.close();
+  } finally {
+    Object.defineProperty(globalThis, "ReadableStream", global);
+  }
+  assert.equal(named, 0, "ReadableStream was named");
+});
