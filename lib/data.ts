@@ -125,16 +125,15 @@ export class DotEncoder {
         state = IN_LINE;
       }
       // The hot loop: copy the line a word at a time, up to its first byte
-      // that is CR or below (the SWAR test "has a byte less than 0x0E"; the
-      // lowest byte it flags is exact). The whole word is stored; what
-      // follows that byte is written over next.
+      // that is CR or below. The whole word is stored; what follows that
+      // byte is written over next.
       while (i <= lastWord) {
         const word = inWords.getInt32(i, true);
         high |= word; // bytes past the line's end too: they are the message's
         outWords.setInt32(o, word, true);
-        const low = (word - 0x0e0e0e0e) & ~word & 0x80808080;
-        if (low !== 0) {
-          const ordinary = (31 - Math.clz32(low & -low)) >> 3;
+        const controls = controlBytes(word);
+        if (controls !== 0) {
+          const ordinary = firstMarked(controls);
           i += ordinary;
           o += ordinary;
           break;
@@ -198,6 +197,21 @@ export class DotEncoder {
     this.#state = BEGIN_LINE;
     return o;
   }
+}
+
+/**
+ * The bytes of a little-endian `word` below 0x0E (CR, LF and the other
+ * controls), each marked by its bit 7; zero when there are none. A SWAR
+ * test ("has a byte less than n"): a borrow may mark a byte above the
+ * lowest marked one, never the lowest itself, which is exact.
+ */
+function controlBytes(word: number): number {
+  return (word - 0x0e0e0e0e) & ~word & 0x80808080;
+}
+
+/** The index (0 to 3) of the lowest byte that {@link controlBytes} marked. */
+function firstMarked(marks: number): number {
+  return (31 - Math.clz32(marks & -marks)) >> 3;
 }
 
 /** The encoded DATA payload and the sizes the client needs. */
@@ -327,7 +341,7 @@ function measureBytes(bytes: Uint8Array): MessageFacts {
   while (i < n) {
     for (; i <= n - 4; i += 4) {
       const word = words.getInt32(i, true);
-      if (((word - 0x0e0e0e0e) & ~word & 0x80808080) !== 0) break;
+      if (controlBytes(word) !== 0) break;
       high |= word;
     }
     for (const end = Math.min(i + 4, n); i < end; i++) {
