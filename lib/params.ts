@@ -1,7 +1,8 @@
 /**
  * The ESMTP parameters of MAIL and RCPT (`SIZE=`, `BODY=`, `SMTPUTF8` ...):
- * which extension each one the helper knows needs from the server's EHLO,
- * and the list that goes on the wire, each keyword once.
+ * the ones the helper adds of its own, which extension each one it knows
+ * needs from the server's EHLO, and the list that goes on the wire, each
+ * keyword once.
  *
  * smtplib refuses `SMTPUTF8` before sending anything when the server does
  * not offer it; the helper does the same for every keyword below. A keyword
@@ -98,4 +99,58 @@ export function refuseUnoffered(
     `${extensionFor(param)!.toUpperCase()} not supported by server: ` +
       `refusing to send ${command} with ${pyRepr(param)}`,
   );
+}
+
+// deno-lint-ignore no-control-regex
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** What {@link ownMailParams} needs to know of the message and the session. */
+export interface MailFacts {
+  /** The message's SIZE and 8-bit flag, or null for a stream (not known in advance). */
+  measured: { size: number; eightBit: boolean } | null;
+  /** Whether the message is a stream. */
+  stream: boolean;
+  /** Whether it goes as `BODY=BINARYMIME` (by BDAT), which says its body itself. */
+  binary: boolean;
+  /** The sender and the recipients as they go on the wire, in angle brackets. */
+  addresses: readonly string[];
+  /** Whether the server answered EHLO (smtplib's `does_esmtp`). */
+  esmtp: boolean;
+}
+
+/**
+ * The parameters the helper adds to MAIL of its own, for
+ * {@link mergeParams}: `size=N` when the size is known and the server lists
+ * SIZE; `SMTPUTF8` when an address on the wire is not ASCII (a display name
+ * stays in the headers); `BODY=8BITMIME` for a stream whenever the server
+ * offers it (a stream cannot be scanned first), or for a message with bytes
+ * over 127. Throws `SMTPNotSupportedError` when the last two need an
+ * extension the server did not offer (`offers` answers for a lower-case
+ * EHLO keyword).
+ */
+export function ownMailParams(facts: MailFacts, offers: (extension: string) => boolean): string[] {
+  const { measured, stream, binary } = facts;
+  const own: string[] = [];
+  if (measured && facts.esmtp && offers("size")) own.push(`size=${measured.size}`);
+  const international = facts.addresses.find((address) => NON_ASCII.test(address));
+  if (international !== undefined) {
+    if (!offers("smtputf8")) {
+      throw new SMTPNotSupportedError(
+        `The address ${
+          pyRepr(international.slice(1, -1))
+        } is not ASCII and the server does not offer SMTPUTF8`,
+      );
+    }
+    own.push("SMTPUTF8");
+  }
+  if (stream && !binary && offers("8bitmime")) own.push("BODY=8BITMIME");
+  if (measured?.eightBit && !binary) {
+    if (!offers("8bitmime")) {
+      throw new SMTPNotSupportedError(
+        "The message is not ASCII and the server does not offer 8BITMIME",
+      );
+    }
+    own.push("BODY=8BITMIME");
+  }
+  return own;
 }

@@ -47,7 +47,7 @@ import {
 } from "./conn.ts";
 import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
-import { mergeParams, refuseUnoffered } from "./params.ts";
+import { mergeParams, ownMailParams, refuseUnoffered } from "./params.ts";
 import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
 import { maskAuthLine } from "./mask.ts";
 import {
@@ -600,33 +600,14 @@ export class SMTP {
     const measured = chunked
       ? chunking.chunkedFacts(msg, binary)
       : (stream ? null : measureMessage(msg));
-    const own: string[] = [];
-    if (measured && this.doesEsmtp && this.hasExtn("size")) own.push(`size=${measured.size}`);
-    // What counts is the address on the wire: a display name stays in the headers.
-    const international = onTheWire.find((address) => NON_ASCII.test(address));
-    if (international !== undefined) {
-      if (!this.hasExtn("smtputf8")) {
-        throw new SMTPNotSupportedError(
-          `The address ${
-            pyRepr(international.slice(1, -1))
-          } is not ASCII and the server does not offer SMTPUTF8`,
-        );
-      }
-      own.push("SMTPUTF8");
-    }
-    if (stream && !binary && this.hasExtn("8bitmime")) own.push("BODY=8BITMIME");
-    if (measured?.eightBit && !binary) {
-      if (!this.hasExtn("8bitmime")) {
-        throw new SMTPNotSupportedError(
-          "The message is not ASCII and the server does not offer 8BITMIME",
-        );
-      }
-      own.push("BODY=8BITMIME");
-    }
+    const offers = (extension: string) => this.hasExtn(extension);
+    const own = ownMailParams(
+      { measured, stream, binary, addresses: onTheWire, esmtp: this.doesEsmtp },
+      offers,
+    );
     const options = mergeParams(own, mailOptions ?? []);
 
     this.#requireTlsFor("MAIL");
-    const offers = (extension: string) => this.hasExtn(extension);
     refuseUnoffered("MAIL", options, offers);
     refuseUnoffered("RCPT", rcptOptions ?? [], offers);
     const commands = [

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { extensionFor, mergeParams, unofferedParam } from "../lib/params.ts";
+import { extensionFor, mergeParams, ownMailParams, unofferedParam } from "../lib/params.ts";
 import { SMTP, SMTPNotSupportedError, type SMTPOptions } from "../lib/smtp.ts";
 import { MockServer } from "./mock_conn.ts";
 import { connect, DATA_OK, ehlo, GREETING, PASSWORD, rejects, USER } from "./smtp_run.ts";
@@ -319,4 +319,57 @@ Deno.test("sendmail: each missing or wrong argument is a TypeError naming it, no
   }
   assert.equal(server.written, "");
   smtp.close();
+});
+
+Deno.test("ownMailParams: size= when known and listed, SMTPUTF8 for an address, BODY=8BITMIME for 8-bit or a stream", () => {
+  const offered = (...names: string[]) => (name: string) => names.includes(name);
+  const text = { measured: { size: 12, eightBit: false }, stream: false, binary: false };
+  const ascii = ["<a@example.com>", "<b@example.com>"];
+  const all = offered("size", "smtputf8", "8bitmime");
+  assert.deepEqual(ownMailParams({ ...text, addresses: ascii, esmtp: true }, all), ["size=12"]);
+  // After HELO (no ESMTP) no size=, as smtplib's does_esmtp.
+  assert.deepEqual(ownMailParams({ ...text, addresses: ascii, esmtp: false }, all), []);
+  assert.deepEqual(ownMailParams({ ...text, addresses: ascii, esmtp: true }, offered()), []);
+  const unicode = ["<a@example.com>", "<jürgen@example.com>"];
+  assert.deepEqual(ownMailParams({ ...text, addresses: unicode, esmtp: true }, all), [
+    "size=12",
+    "SMTPUTF8",
+  ]);
+  const eightBit = {
+    ...text,
+    measured: { size: 12, eightBit: true },
+    addresses: ascii,
+    esmtp: true,
+  };
+  assert.deepEqual(ownMailParams(eightBit, all), ["size=12", "BODY=8BITMIME"]);
+  // BINARYMIME says the body itself.
+  assert.deepEqual(ownMailParams({ ...eightBit, binary: true }, all), ["size=12"]);
+  const stream = { measured: null, stream: true, binary: false, addresses: ascii, esmtp: true };
+  assert.deepEqual(ownMailParams(stream, all), ["BODY=8BITMIME"]);
+  assert.deepEqual(ownMailParams(stream, offered("size")), []);
+});
+
+Deno.test("ownMailParams refuses what the server does not offer, naming it", () => {
+  const none = () => false;
+  const base = { stream: false, binary: false, esmtp: true };
+  assert.throws(
+    () =>
+      ownMailParams({
+        ...base,
+        measured: { size: 1, eightBit: false },
+        addresses: ["<jürgen@example.com>"],
+      }, none),
+    new SMTPNotSupportedError(
+      "The address 'jürgen@example.com' is not ASCII and the server does not offer SMTPUTF8",
+    ),
+  );
+  assert.throws(
+    () =>
+      ownMailParams({
+        ...base,
+        measured: { size: 1, eightBit: true },
+        addresses: ["<a@example.com>"],
+      }, none),
+    new SMTPNotSupportedError("The message is not ASCII and the server does not offer 8BITMIME"),
+  );
 });
