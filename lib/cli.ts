@@ -252,7 +252,12 @@ function denoOptionsIn(args: string[]): { names: string[]; options: string[]; re
       rest.push(...args.slice(i));
       break;
     }
-    const name = arg.startsWith("-") ? arg.replace(/=.*$/s, "") : "";
+    if (!arg.startsWith("-")) {
+      // Not an option: spares the big DENO_FLAG its compiling (a listing's start-up).
+      rest.push(arg);
+      continue;
+    }
+    const name = arg.replace(/=.*$/s, "");
     if (DENO_VALUE_OPTIONS.has(name) && name === arg && i + 1 < args.length) {
       names.push(name);
       options.push(arg, args[++i]);
