@@ -101,15 +101,14 @@ export function refuseUnoffered(
   );
 }
 
+/** A character outside ASCII: in an address it needs SMTPUTF8. */
 // deno-lint-ignore no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/;
+export const NON_ASCII = /[^\x00-\x7f]/;
 
 /** What {@link ownMailParams} needs to know of the message and the session. */
 export interface MailFacts {
   /** The message's SIZE and 8-bit flag, or null for a stream (not known in advance). */
   measured: { size: number; eightBit: boolean } | null;
-  /** Whether the message is a stream. */
-  stream: boolean;
   /** Whether it goes as `BODY=BINARYMIME` (by BDAT), which says its body itself. */
   binary: boolean;
   /** The sender and the recipients as they go on the wire, in angle brackets. */
@@ -129,7 +128,7 @@ export interface MailFacts {
  * EHLO keyword).
  */
 export function ownMailParams(facts: MailFacts, offers: (extension: string) => boolean): string[] {
-  const { measured, stream, binary } = facts;
+  const { measured, binary } = facts;
   const own: string[] = [];
   if (measured && facts.esmtp && offers("size")) own.push(`size=${measured.size}`);
   const international = facts.addresses.find((address) => NON_ASCII.test(address));
@@ -143,7 +142,7 @@ export function ownMailParams(facts: MailFacts, offers: (extension: string) => b
     }
     own.push("SMTPUTF8");
   }
-  if (stream && !binary && offers("8bitmime")) own.push("BODY=8BITMIME");
+  if (measured === null && !binary && offers("8bitmime")) own.push("BODY=8BITMIME"); // a stream
   if (measured?.eightBit && !binary) {
     if (!offers("8bitmime")) {
       throw new SMTPNotSupportedError(

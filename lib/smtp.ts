@@ -41,7 +41,7 @@ import { addressLiteral, Connection, type Step } from "./conn.ts";
 import { measureMessage } from "./data.ts";
 import { Envelope } from "./envelope.ts";
 import type { SMTPOptions } from "./options.ts";
-import { mergeParams, ownMailParams, refuseUnoffered } from "./params.ts";
+import { mergeParams, NON_ASCII, ownMailParams, refuseUnoffered } from "./params.ts";
 import { loginOAuth2, maskSecrets, type OAuth2Options } from "./oauth.ts";
 import { maskAuthLine } from "./mask.ts";
 import {
@@ -104,9 +104,6 @@ export function quoteaddr(address: string): string {
   }
   return `<${bare}>`;
 }
-
-// deno-lint-ignore no-control-regex
-const NON_ASCII = /[^\x00-\x7f]/;
 
 /** An SMTP client connection, in the manner of smtplib's `SMTP` class. */
 export class SMTP {
@@ -543,7 +540,7 @@ export class SMTP {
       : (stream ? null : measureMessage(msg));
     const offers = (extension: string) => this.hasExtn(extension);
     const own = ownMailParams(
-      { measured, stream, binary, addresses: onTheWire, esmtp: this.doesEsmtp },
+      { measured, binary, addresses: onTheWire, esmtp: this.doesEsmtp },
       offers,
     );
     const options = mergeParams(own, mailOptions ?? []);

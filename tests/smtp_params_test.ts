@@ -323,7 +323,7 @@ Deno.test("sendmail: each missing or wrong argument is a TypeError naming it, no
 
 Deno.test("ownMailParams: size= when known and listed, SMTPUTF8 for an address, BODY=8BITMIME for 8-bit or a stream", () => {
   const offered = (...names: string[]) => (name: string) => names.includes(name);
-  const text = { measured: { size: 12, eightBit: false }, stream: false, binary: false };
+  const text = { measured: { size: 12, eightBit: false }, binary: false };
   const ascii = ["<a@example.com>", "<b@example.com>"];
   const all = offered("size", "smtputf8", "8bitmime");
   assert.deepEqual(ownMailParams({ ...text, addresses: ascii, esmtp: true }, all), ["size=12"]);
@@ -344,14 +344,14 @@ Deno.test("ownMailParams: size= when known and listed, SMTPUTF8 for an address, 
   assert.deepEqual(ownMailParams(eightBit, all), ["size=12", "BODY=8BITMIME"]);
   // BINARYMIME says the body itself.
   assert.deepEqual(ownMailParams({ ...eightBit, binary: true }, all), ["size=12"]);
-  const stream = { measured: null, stream: true, binary: false, addresses: ascii, esmtp: true };
+  const stream = { measured: null, binary: false, addresses: ascii, esmtp: true }; // no size known
   assert.deepEqual(ownMailParams(stream, all), ["BODY=8BITMIME"]);
   assert.deepEqual(ownMailParams(stream, offered("size")), []);
 });
 
 Deno.test("ownMailParams refuses what the server does not offer, naming it", () => {
   const none = () => false;
-  const base = { stream: false, binary: false, esmtp: true };
+  const base = { binary: false, esmtp: true };
   assert.throws(
     () =>
       ownMailParams({
